@@ -10,6 +10,7 @@ set -euo pipefail
 
 version="$1"
 staging_dir="$2"
+progress_interval_s=15
 
 if [[ -f "$staging_dir/.complete" ]]; then
   echo "progress: code-server $version staging cached at $staging_dir"
@@ -60,14 +61,31 @@ echo "progress: npm install code-server@$version (compiles argon2, kerberos, nod
   export JOBS=1
   echo '{"name":"codeyard-code-server-staging","private":true}' >package.json
   npm install --omit=dev --no-package-lock "code-server@$version" 2>&1 | sed -u 's/^/npm: /'
-)
+) &
+npm_pid=$!
+# npm is silent while it downloads and compiles; say now and then that it is still going.
+started_s=$SECONDS
+while kill -0 "$npm_pid" 2>/dev/null; do
+  sleep 1
+  if (((SECONDS - started_s) % progress_interval_s == 0)) && kill -0 "$npm_pid" 2>/dev/null; then
+    echo "progress: npm install code-server@$version still running ($((SECONDS - started_s)) s)"
+  fi
+done
+wait "$npm_pid"
 
 rm -rf "$partial_dir/tmp"
-test -x "$partial_dir/node_modules/@vscode/ripgrep/bin/rg" ||
-  test -x "$partial_dir/node_modules/code-server/lib/vscode/node_modules/@vscode/ripgrep/bin/rg" || {
-  echo "error: @vscode/ripgrep did not install its rg binary" >&2
-  exit 1
-}
+# npm only warns when an install script fails to run or build; check what code-server needs.
+vscode_modules="$partial_dir/node_modules/code-server/lib/vscode/node_modules"
+for required in \
+  "$vscode_modules/@vscode/ripgrep/bin/rg" \
+  "$vscode_modules/node-pty/build/Release/pty.node" \
+  "$partial_dir/node_modules/argon2/lib/binding/napi-v3/argon2.node" \
+  "$partial_dir/node_modules/code-server/lib/vscode/node_modules.asar"; do
+  if [[ ! -e "$required" ]]; then
+    echo "error: code-server install is incomplete: $required is missing" >&2
+    exit 1
+  fi
+done
 touch "$partial_dir/.complete"
 rm -rf "$staging_dir"
 mv "$partial_dir" "$staging_dir"

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CodespaceName, CodespaceSpec, UserId } from './codespace.js';
+import { ObservedContainer } from './node.js';
 
 /**
  * The orchestrator → node agent protocol. Every command is idempotent, keyed by codespace
@@ -70,3 +71,13 @@ export const ActivityReport = Type.Object(
   { additionalProperties: false },
 );
 export type ActivityReport = Static<typeof ActivityReport>;
+
+/**
+ * The answer to ensure-running, stop and remove: the container as the node sees it after the
+ * command, or null when the node has none (stopping or removing a missing one succeeds).
+ */
+export const AgentContainerView = Type.Object(
+  { container: Type.Union([ObservedContainer, Type.Null()]) },
+  { additionalProperties: false },
+);
+export type AgentContainerView = Static<typeof AgentContainerView>;

@@ -38,6 +38,8 @@ export const Labels = Type.Record(
   Type.String({ pattern: labelValuePattern, maxLength: 63 }),
   {
     maxProperties: labelsMaxCount,
+    // A Record's key pattern is only `patternProperties`: without this, any key is accepted.
+    additionalProperties: false,
   },
 );
 
@@ -74,6 +76,7 @@ export const CodespaceSpec = Type.Object(
       Type.String({ maxLength: envValueMaxLength }),
       {
         maxProperties: envMaxCount,
+        additionalProperties: false,
       },
     ),
     repository: Type.Optional(Repository),

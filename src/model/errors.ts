@@ -5,6 +5,7 @@
 export type ErrorCode =
   | 'VALIDATION_FAILED'
   | 'INVALID_JSON'
+  | 'INVALID_PARAMETER'
   | 'BODY_TOO_LARGE'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
@@ -12,6 +13,7 @@ export type ErrorCode =
   | 'NODE_NOT_FOUND'
   | 'CODESPACE_EXISTS'
   | 'CONFLICT'
+  | 'CODESPACE_NOT_RUNNING'
   | 'STALE_EPOCH'
   | 'STALE_GENERATION'
   | 'QUOTA_EXCEEDED'
@@ -22,6 +24,8 @@ export type ErrorCode =
   | 'NOT_LEADER'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'NOT_FOUND'
+  | 'IMAGE_BUILD_FAILED'
+  | 'FLEET_UNAVAILABLE'
   | 'INTERNAL';
 
 export class CodeyardError extends Error {
@@ -38,6 +42,8 @@ export class CodeyardError extends Error {
 const statusByCode: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 422,
   INVALID_JSON: 400,
+  /** A malformed query or path parameter (body schema failures are VALIDATION_FAILED). */
+  INVALID_PARAMETER: 400,
   BODY_TOO_LARGE: 413,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
@@ -46,6 +52,7 @@ const statusByCode: Record<ErrorCode, number> = {
   NOT_FOUND: 404,
   CODESPACE_EXISTS: 409,
   CONFLICT: 409,
+  CODESPACE_NOT_RUNNING: 409,
   STALE_EPOCH: 409,
   STALE_GENERATION: 409,
   QUOTA_EXCEEDED: 422,
@@ -55,6 +62,9 @@ const statusByCode: Record<ErrorCode, number> = {
   STORE_UNAVAILABLE: 503,
   NOT_LEADER: 503,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  IMAGE_BUILD_FAILED: 500,
+  /** The fleet provider (Auto Scaling API, local processes) failed after its retries. */
+  FLEET_UNAVAILABLE: 503,
   INTERNAL: 500,
 };
 

@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { issueDevToken } from '../../src/orchestrator/issue-dev-token.js';
+import { startPinnedTsChild } from './child-process.js';
+import { systemUnderTestCpu } from './cpu-pinning.js';
+import { freeLoopbackPort } from './free-port.js';
+import { httpRequest } from './http-client.js';
+import { sleep } from './monotonic-clock.js';
+
+const readyTimeoutMs = 30_000;
+const readyPollMs = 100;
+
+export interface BenchOrchestrator {
+  readonly baseUrl: string;
+  readonly pid: number;
+  /** An admin API token signed with this orchestrator's keys. */
+  readonly adminToken: string;
+  /** A plain user's token (`bench-user`). */
+  readonly userToken: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real orchestrator process (`src/orchestrator/main.ts`, fastify + RedisStore), pinned to the
+ * system-under-test core, with production settings except the limits a benchmark must lift:
+ * rate limit, watches per token, codespaces per owner. Logs at the default `info` level go to
+ * /dev/null (pino still formats and writes every line, as in production).
+ */
+export async function startBenchOrchestrator(options: { redisUrl: string }): Promise<BenchOrchestrator> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'codeyard-bench-'));
+  const adminToken = await issueDevToken({ user: 'bench-admin', admin: true, dataDir });
+  const userToken = await issueDevToken({ user: 'bench-user', dataDir });
+  const port = await freeLoopbackPort();
+  const started = startPinnedTsChild({
+    entry: 'src/orchestrator/main.ts',
+    cpu: systemUnderTestCpu,
+    ipc: false,
+    stdout: 'ignore',
+    env: {
+      CODEYARD_HOST: '127.0.0.1',
+      CODEYARD_PORT: String(port),
+      REDIS_URL: options.redisUrl,
+      CODEYARD_DATA_DIR: dataDir,
+      CODEYARD_WATCHES_PER_TOKEN_MAX: '1000',
+      CODEYARD_MAX_CODESPACES_PER_OWNER: '10000',
+      CODEYARD_RATE_LIMIT_PER_SECOND: '100000',
+      CODEYARD_RATE_LIMIT_BURST: '1000000',
+      CODEYARD_LOG_LEVEL: 'info',
+    },
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    await started.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + readyTimeoutMs;
+  for (;;) {
+    try {
+      if ((await httpRequest({ method: 'GET', url: `${baseUrl}/readyz` })).status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline || started.child.exitCode !== null) {
+      await stop();
+      throw new Error(`the orchestrator did not become ready within ${readyTimeoutMs} ms`);
+    }
+    await sleep(readyPollMs);
+  }
+  return { baseUrl, pid: started.pid, adminToken, userToken, stop };
+}

@@ -1,0 +1,46 @@
+import { join } from 'node:path';
+import { userIdPattern } from '../../model/names.js';
+import { issueApiToken } from '../../tokens/issue-token.js';
+import { loadOrCreateKeyRing } from '../../tokens/key-file.js';
+import { usageError } from '../cli-error.js';
+import { parseCommandArgs } from '../args.js';
+import type { Command } from '../command.js';
+import { dataDirFrom } from '../config.js';
+
+export function signingKeysPath(dataDir: string): string {
+  return join(dataDir, 'keys', 'signing-keys.json');
+}
+
+const ttlUnitsSeconds: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+export function parseTtlSeconds(raw: string): number {
+  const match = /^(\d+)([smhd]?)$/.exec(raw);
+  if (!match) throw usageError(`--ttl takes a duration like 30m, 24h or 7d, got "${raw}"`);
+  const seconds = Number(match[1]) * (ttlUnitsSeconds[match[2] || 's'] ?? 1);
+  if (seconds < 60 || seconds > 90 * 86_400) throw usageError('--ttl must be between 1m and 90d');
+  return seconds;
+}
+
+export const tokenCommand: Command = {
+  name: 'token',
+  summary: 'issue an API token from this orchestrator’s signing keys (development and bootstrap)',
+  usage: 'codeyard token --user USER [--admin] [--ttl 24h] [--data-dir DIR]',
+  async run(argv, io) {
+    const { values } = parseCommandArgs(argv, {
+      user: { type: 'string' },
+      admin: { type: 'boolean', default: false },
+      ttl: { type: 'string', default: '24h' },
+      'data-dir': { type: 'string' },
+    });
+    if (!values.user) throw usageError('usage: codeyard token --user USER [--admin] [--ttl 24h]');
+    if (!new RegExp(userIdPattern).test(values.user)) throw usageError(`--user "${values.user}" is not a valid user id`);
+    const ring = await loadOrCreateKeyRing(signingKeysPath(dataDirFrom({ dataDir: values['data-dir'] })));
+    const token = await issueApiToken(
+      ring,
+      { user: values.user, role: values.admin ? 'admin' : 'user' },
+      { ttlSeconds: parseTtlSeconds(values.ttl) },
+    );
+    io.out(values.json ? JSON.stringify({ token }) : token);
+    return 0;
+  },
+};

@@ -1,0 +1,10 @@
+export { place, placeBatch, withPlacement, withUsage } from './place.js';
+export type { BatchPlacement, Placed, PlacementResult } from './place.js';
+export { allocatedFractionAfter, holdsVolume, misfitOf, misfitsInFilterOrder, slotLimitOf } from './fit.js';
+export type { Misfit, PlacementOptions, PlacementStrategy } from './fit.js';
+export { placementRequestFor } from './placement-request.js';
+export type { PlacementRequest } from './placement-request.js';
+export { explainUnschedulable } from './unschedulable.js';
+export type { MisfitTally, Unschedulable, UnschedulableReason } from './unschedulable.js';
+export { fromMilliCpu, nodeViewsFrom, toMilliCpu } from './node-view.js';
+export type { AssignedCodespace, NodeView, ResourceAmounts } from './node-view.js';

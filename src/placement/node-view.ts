@@ -1,0 +1,132 @@
+import type { Phase, Resources } from '../model/codespace.js';
+import type { ContainerState, NodeRecord } from '../model/node.js';
+import { resourceDefaults } from '../model/limits.js';
+
+/** An amount of each resource placement tracks. `cpu` is in cores and may be fractional. */
+export interface ResourceAmounts {
+  readonly slots: number;
+  readonly cpu: number;
+  readonly memoryMiB: number;
+}
+
+/** What placement needs to know about one node; built by `nodeViewsFrom` or directly in tests. */
+export interface NodeView {
+  /** Unique within a snapshot; also the deterministic tie-break. */
+  readonly name: string;
+  readonly ready: boolean;
+  /** Cordoned by an operator or the autoscaler. */
+  readonly unschedulable: boolean;
+  readonly draining: boolean;
+  readonly capacity: ResourceAmounts;
+  readonly used: ResourceAmounts;
+  /** Uids of the codespaces whose volumes are on this node's disk. */
+  readonly volumes: ReadonlySet<string>;
+}
+
+/** The part of a `Codespace` that decides what it holds on a node; a full `Codespace` fits. */
+export interface AssignedCodespace {
+  readonly metadata: { readonly uid: string };
+  readonly spec: { readonly resources: Pick<Resources, 'cpu' | 'memoryMiB'> };
+  readonly status: { readonly phase: Phase; readonly nodeName?: string | undefined };
+}
+
+/**
+ * Phases in which a codespace holds its slot on the node it is assigned to, whether or not the
+ * node has reported its container yet: counting our own assignments is what keeps two placements
+ * between heartbeats from overcommitting a node.
+ */
+const phasesHoldingCapacity: ReadonlySet<Phase> = new Set<Phase>([
+  'Scheduled',
+  'Starting',
+  'Running',
+  'Stopping',
+  'Deleting',
+]);
+
+/** Container states that still occupy the node: only an exited container gives its resources back. */
+function containerOccupies(state: ContainerState): boolean {
+  return state !== 'exited';
+}
+
+/** Nodes whose orchestrator-side `Ready` condition is anything but True are not ready, whatever the node said. */
+function isReady(node: NodeRecord): boolean {
+  const condition = node.conditions.find((c) => c.type === 'Ready');
+  return node.ready && (condition === undefined || condition.status === 'True');
+}
+
+/**
+ * Builds placement's view of each node from the node records and the codespaces (any list that
+ * includes those assigned to nodes; others are ignored).
+ *
+ * A node's usage is the sum of
+ * - every codespace assigned to it in a phase that holds capacity (see `phasesHoldingCapacity`),
+ *   and every assigned codespace whose container the node still reports as not exited (a Failed
+ *   or Stopped codespace whose container is still there still takes room); and
+ * - every other container the node reports as not exited (e.g. one being removed after a
+ *   reschedule): it takes room until it is gone. Its resources are those of its codespace when
+ *   known, otherwise the defaults, so that an unknown container is never counted as free.
+ *
+ * Capacity is the node's `allocatable` (what is left for codespaces after the system's share).
+ */
+export function nodeViewsFrom(
+  nodes: readonly NodeRecord[],
+  codespaces: readonly AssignedCodespace[],
+): NodeView[] {
+  const byUid = new Map<string, AssignedCodespace>();
+  const assignedByNode = new Map<string, AssignedCodespace[]>();
+  for (const codespace of codespaces) {
+    byUid.set(codespace.metadata.uid, codespace);
+    const nodeName = codespace.status.nodeName;
+    if (nodeName === undefined) continue;
+    const list = assignedByNode.get(nodeName);
+    if (list === undefined) assignedByNode.set(nodeName, [codespace]);
+    else list.push(codespace);
+  }
+
+  return nodes.map((node) => {
+    const occupyingContainers = new Set(
+      node.containers.filter((c) => containerOccupies(c.state)).map((c) => c.uid),
+    );
+    const counted = new Set<string>();
+    let slots = 0;
+    let cpuMilli = 0;
+    let memoryMiB = 0;
+    const add = (uid: string, resources: Pick<Resources, 'cpu' | 'memoryMiB'>): void => {
+      if (counted.has(uid)) return;
+      counted.add(uid);
+      slots += 1;
+      cpuMilli += toMilliCpu(resources.cpu);
+      memoryMiB += resources.memoryMiB;
+    };
+    for (const codespace of assignedByNode.get(node.name) ?? []) {
+      const uid = codespace.metadata.uid;
+      if (phasesHoldingCapacity.has(codespace.status.phase) || occupyingContainers.has(uid)) {
+        add(uid, codespace.spec.resources);
+      }
+    }
+    for (const uid of occupyingContainers) {
+      add(uid, byUid.get(uid)?.spec.resources ?? resourceDefaults);
+    }
+    return {
+      name: node.name,
+      ready: isReady(node),
+      unschedulable: node.unschedulable,
+      draining: node.draining,
+      capacity: { ...node.allocatable },
+      used: { slots, cpu: fromMilliCpu(cpuMilli), memoryMiB },
+      volumes: new Set(node.volumes),
+    };
+  });
+}
+
+/**
+ * CPU is compared in integer millicores: summing fractional cores in floating point would let
+ * 0.1 + 0.2 exceed 0.3 and refuse a fit that is exact.
+ */
+export function toMilliCpu(cpu: number): number {
+  return Math.round(cpu * 1000);
+}
+
+export function fromMilliCpu(milli: number): number {
+  return milli / 1000;
+}

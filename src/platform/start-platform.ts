@@ -1,0 +1,136 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { dockerWorkloadFence, processWorkloadFence } from '../fleet/local/workload-fence.js';
+import { LocalFleetProvider } from '../fleet/local/local-fleet-provider.js';
+import { processNodeLauncher } from '../fleet/local/node-launcher.js';
+import { ensureImage } from '../images/ensure-image.js';
+import { maxContainersPerNodeDefault } from '../model/limits.js';
+import { dataDirPaths, orchestratorConfigDefaults, type OrchestratorConfig } from '../orchestrator/config.js';
+import { localFleetName, resolveFleetJoinSecrets } from '../orchestrator/join-secrets.js';
+import { startOrchestrator, type RunningOrchestrator } from '../orchestrator/start-orchestrator.js';
+import { issueApiToken } from '../tokens/issue-token.js';
+import { dockerAvailable } from './docker-available.js';
+
+export interface PlatformOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Shared Redis; without it the embedded in-memory store (state ends with the process). */
+  readonly redisUrl?: string;
+  readonly minNodes: number;
+  readonly maxNodes: number;
+  /** `auto`: Docker when an engine answers, else local processes. */
+  readonly runtime: 'auto' | 'docker' | 'process';
+  /** The user the printed token is for; an admin of this local platform. */
+  readonly user: string;
+  /** How long a node must be empty before the autoscaler removes it. */
+  readonly scaleInCooldownMs: number;
+  readonly logLevel: OrchestratorConfig['logLevel'];
+  readonly onProgress: (line: string) => void;
+}
+
+export interface RunningPlatform {
+  readonly url: string;
+  readonly uiUrl: string;
+  readonly token: string;
+  readonly runtime: 'docker' | 'process';
+  readonly orchestrator: RunningOrchestrator;
+  readonly fleet: LocalFleetProvider;
+  /** Stops nodes (their containers and processes; volumes stay), then the orchestrator. */
+  stop(): Promise<void>;
+}
+
+/** A platform token lasts a working week; `codeyard token` issues others. */
+const platformTokenTtlSeconds = 7 * 86_400;
+
+/**
+ * The whole system on one machine: the orchestrator (API, web UI, reconciler, autoscaler), a
+ * local fleet of node processes (agent + proxy each) and, with Docker, the workspace image.
+ */
+export async function startPlatform(options: PlatformOptions): Promise<RunningPlatform> {
+  const dataDir = resolve(options.dataDir);
+  await mkdir(join(dataDir, 'logs'), { recursive: true });
+  const runtime =
+    options.runtime === 'auto' ? ((await dockerAvailable()) ? 'docker' : 'process') : options.runtime;
+  options.onProgress(
+    runtime === 'docker'
+      ? 'Docker engine found: codespaces run as containers (VS Code)'
+      : 'no Docker engine: codespaces run as local processes (the test workspace server, not VS Code)',
+  );
+  let image: string | undefined;
+  if (runtime === 'docker') {
+    options.onProgress('workspace image: checking (the first build takes a few minutes)…');
+    const result = await ensureImage('workspace', { onProgress: (line) => options.onProgress(`  ${line}`) });
+    image = result.reference;
+    options.onProgress(`workspace image: ${result.outcome} ${result.reference}`);
+  }
+
+  const logger: Logger = pino(
+    { level: options.logLevel, base: { service: 'codeyard-up' } },
+    pino.destination({ dest: join(dataDir, 'logs', 'orchestrator.log'), sync: false, mkdir: true }),
+  );
+  const joinSecrets = await resolveFleetJoinSecrets({ configured: {}, path: dataDirPaths(dataDir).joinSecrets });
+  const config: OrchestratorConfig = {
+    ...orchestratorConfigDefaults,
+    host: options.host,
+    port: options.port,
+    dataDir,
+    routingMode: 'path',
+    fleetJoinSecrets: joinSecrets,
+    logLevel: options.logLevel,
+    ...(image ? { defaultImage: image } : {}),
+    ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
+  };
+  const url = `http://${options.host}:${options.port}`;
+  const fleet = new LocalFleetProvider({
+    fleet: localFleetName,
+    minSize: options.minNodes,
+    maxSize: options.maxNodes,
+    desiredCapacity: options.minNodes,
+    dataRoot: join(dataDir, 'nodes'),
+    orchestratorUrl: url,
+    joinSecret: joinSecrets[localFleetName]!,
+    launcher: processNodeLauncher({
+      baseEnv: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DOCKER_HOST: process.env.DOCKER_HOST,
+        CODEYARD_RUNTIME: runtime,
+        CODEYARD_PROXY_ROUTING_MODE: 'path',
+        CODEYARD_LOG_LEVEL: options.logLevel,
+        ...(image ? { CODEYARD_WORKSPACE_IMAGE: image } : {}),
+      },
+    }),
+    fenceWorkloads: runtime === 'docker' ? dockerWorkloadFence : processWorkloadFence,
+    logger: logger.child({ component: 'local-fleet' }),
+  });
+  const orchestrator = await startOrchestrator({
+    config,
+    logger,
+    fleet,
+    autoscaler: { slotsPerNode: maxContainersPerNodeDefault, scaleInCooldownMs: options.scaleInCooldownMs },
+  });
+  options.onProgress(`orchestrator: listening on ${orchestrator.url}`);
+  options.onProgress(`fleet: starting ${options.minNodes} node(s) (up to ${options.maxNodes})…`);
+  await fleet.start();
+
+  const token = await issueApiToken(
+    orchestrator.keyRing,
+    { user: options.user, role: 'admin' },
+    { ttlSeconds: platformTokenTtlSeconds },
+  );
+  return {
+    url: orchestrator.url,
+    uiUrl: `${orchestrator.url}/ui/#token=${token}`,
+    token,
+    runtime,
+    orchestrator,
+    fleet,
+    stop: async () => {
+      await fleet.shutdown();
+      await orchestrator.stop();
+      logger.flush();
+    },
+  };
+}

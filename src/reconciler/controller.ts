@@ -1,0 +1,427 @@
+import type { Assignment } from '../model/agent-protocol.js';
+import type { Codespace } from '../model/codespace.js';
+import { CodeyardError } from '../model/errors.js';
+import type { NodeRecord, ObservedContainer } from '../model/node.js';
+import type { Store } from '../store/store.js';
+import type { AgentClient } from './agent-client.js';
+import type { Clock } from './clock.js';
+import { reconcilerConfigDefaults, type ReconcilerConfig } from './config.js';
+import { commitPlan, notLeader, sendCommands, type ExecutorContext } from './executor.js';
+import type { Fencer } from './fencer.js';
+import {
+  effectiveSilenceMs,
+  judgeSilence,
+  suspectSelf,
+  type JudgedNode,
+  type NodeHealth,
+} from './node-health.js';
+import { planOrphans } from './orphans.js';
+import { planCodespace, type Plan } from './plan.js';
+import type { ReconcileResult } from './reconcile-result.js';
+import { nodeViewsFor, planInputFor } from './snapshot.js';
+import { WorkQueue } from './work-queue.js';
+
+/** How often the runner looks, and how many passes run at once. */
+export interface ControllerTiming {
+  /** Node records are read this often and diffed: a changed report triggers its codespaces. */
+  readonly nodePollIntervalMs: number;
+  /** Every codespace is looked at again this often, whatever happened. */
+  readonly resyncIntervalMs: number;
+  /** No successful node read for this long counts as a blind spell of ours (grace clocks restart). */
+  readonly blindAfterMs: number;
+  /** While a Lost node's termination is unconfirmed, look again this often. */
+  readonly fenceRetryMs: number;
+  readonly workers: number;
+}
+
+export const controllerTimingDefaults: ControllerTiming = {
+  nodePollIntervalMs: 1_000,
+  resyncIntervalMs: 30_000,
+  blindAfterMs: 5_000,
+  fenceRetryMs: 5_000,
+  workers: 4,
+};
+
+export interface ControllerOptions {
+  readonly store: Store;
+  readonly agents: AgentClient;
+  readonly fencer: Fencer;
+  readonly clock: Clock;
+  /** The epoch to act under, or undefined when not leading (see `LeaderElector.epochIfLeading`). */
+  readonly leaderEpoch: () => number | undefined;
+  readonly onStaleEpoch?: (nodeName: string) => void;
+  readonly config?: Partial<ReconcilerConfig>;
+  readonly timing?: Partial<ControllerTiming>;
+  readonly onError?: (key: string, error: unknown) => void;
+}
+
+const codespaceKeyPrefix = 'cs/';
+const nodeKeyPrefix = 'node/';
+const listPageLimit = 1_000;
+
+/** A tiny FIFO mutex: plan + store write for codespaces run one at a time (see `reconcileCodespace`). */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    const previous = this.tail;
+    let release!: () => void;
+    this.tail = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+}
+
+/** What in a container report matters to the planner (activity alone does not trigger a pass). */
+function containerFingerprint(c: ObservedContainer): string {
+  return `${c.state}|${c.generation}|${c.ready ?? ''}|${c.stopReason ?? ''}|${c.exitCode ?? ''}`;
+}
+
+/**
+ * The reconciler's runner: keeps a cache of codespaces and node reports, turns changes into
+ * keys on a work queue, and reconciles each key with the pure planner and the executor. It can
+ * be driven step by step (the simulation does) or by its own timers (`start`).
+ */
+export class Controller {
+  readonly queue: WorkQueue;
+  private readonly options: ControllerOptions;
+  readonly config: ReconcilerConfig;
+  private readonly timing: ControllerTiming;
+  private readonly codespaces = new Map<string, Codespace>();
+  private nodes = new Map<string, NodeRecord>();
+  private synced = false;
+  private lastResourceVersion = 0;
+  /** When we could last see again (start, leadership, end of a store outage): silence is measured from here at the earliest. */
+  private visibleSinceMs: number;
+  private lastNodePollOkMs: number | undefined;
+  private readonly reportedFingerprints = new Map<string, Map<string, string>>();
+  private readonly nodeFlags = new Map<string, string>();
+  private readonly lastHealth = new Map<string, NodeHealth>();
+  private readonly planning = new Mutex();
+
+  constructor(options: ControllerOptions) {
+    this.options = options;
+    this.config = { ...reconcilerConfigDefaults, ...options.config };
+    this.timing = { ...controllerTimingDefaults, ...options.timing };
+    this.queue = new WorkQueue({ clock: options.clock });
+    this.visibleSinceMs = options.clock.nowMs();
+  }
+
+  private get executor(): ExecutorContext {
+    return {
+      store: this.options.store,
+      agents: this.options.agents,
+      leaderEpoch: this.options.leaderEpoch,
+      ...(this.options.onStaleEpoch ? { onStaleEpoch: this.options.onStaleEpoch } : {}),
+    };
+  }
+
+  /** Leadership gained: grace clocks restart (we have not been watching), and everything is looked at. */
+  async onStartedLeading(): Promise<void> {
+    this.visibleSinceMs = this.options.clock.nowMs();
+    this.lastHealth.clear();
+    await this.relist();
+    await this.pollNodes();
+  }
+
+  /** Reads every codespace (paged) and queues all of them, and any that vanished. */
+  async relist(): Promise<void> {
+    const fresh = new Map<string, Codespace>();
+    let continueAfter: string | undefined;
+    let resourceVersion = 0;
+    try {
+      do {
+        const page = await this.options.store.listCodespaces({
+          limit: listPageLimit,
+          ...(continueAfter === undefined ? {} : { continueAfter }),
+        });
+        if (resourceVersion === 0) resourceVersion = page.resourceVersion;
+        for (const item of page.items) fresh.set(item.metadata.name, item);
+        continueAfter = page.continueAfter;
+      } while (continueAfter !== undefined);
+    } catch (error) {
+      this.synced = false;
+      throw error;
+    }
+    const names = new Set([...this.codespaces.keys(), ...fresh.keys()]);
+    this.codespaces.clear();
+    for (const [name, codespace] of fresh) this.codespaces.set(name, codespace);
+    this.synced = true;
+    this.lastResourceVersion = resourceVersion;
+    for (const name of names) this.queue.add(codespaceKeyPrefix + name);
+  }
+
+  /** The store version the cache reflects: a watch from here misses nothing. */
+  get resourceVersion(): number {
+    return this.lastResourceVersion;
+  }
+
+  /** One watch event (from `Store.watchCodespaces`). */
+  applyWatchEvent(event: {
+    type: 'ADDED' | 'MODIFIED' | 'DELETED';
+    resourceVersion: number;
+    object: Codespace;
+  }): void {
+    const name = event.object.metadata.name;
+    const cached = this.codespaces.get(name);
+    // Never step back to an older copy than one we wrote ourselves.
+    if (cached !== undefined && Number(cached.metadata.resourceVersion) > event.resourceVersion) return;
+    if (event.type === 'DELETED') this.codespaces.delete(name);
+    else this.codespaces.set(name, event.object);
+    this.lastResourceVersion = Math.max(this.lastResourceVersion, event.resourceVersion);
+    this.queue.add(codespaceKeyPrefix + name);
+  }
+
+  /**
+   * Reads node records and queues what changed: codespaces whose containers' reports changed,
+   * codespaces on nodes whose flags or health changed, and those nodes. A failed read starts a
+   * blind spell; the read that ends it restarts every grace clock.
+   */
+  async pollNodes(): Promise<void> {
+    const nowMs = this.options.clock.nowMs();
+    let records: NodeRecord[];
+    try {
+      records = await this.options.store.listNodes();
+    } catch (error) {
+      throw error instanceof CodeyardError
+        ? error
+        : new CodeyardError('STORE_UNAVAILABLE', String(error), { cause: error });
+    }
+    if (this.lastNodePollOkMs === undefined || nowMs - this.lastNodePollOkMs > this.timing.blindAfterMs) {
+      this.visibleSinceMs = Math.max(this.visibleSinceMs, nowMs);
+    }
+    this.lastNodePollOkMs = nowMs;
+    const previous = this.nodes;
+    this.nodes = new Map(records.map((r) => [r.name, r]));
+    const byUid = this.codespacesByUid();
+    const touch = (uid: string): void => {
+      const codespace = byUid.get(uid);
+      if (codespace !== undefined) this.queue.add(codespaceKeyPrefix + codespace.metadata.name);
+    };
+    for (const record of records) {
+      // A node beating again after it was fenced is a new instance that reuses the name.
+      const fencedAt = this.options.fencer.fencedAtMs(record.name);
+      if (fencedAt !== undefined && record.lastHeartbeatReceivedMs > fencedAt)
+        this.options.fencer.forget(record.name);
+      const old = this.reportedFingerprints.get(record.name) ?? new Map<string, string>();
+      const fresh = new Map(record.containers.map((c) => [c.uid, containerFingerprint(c)]));
+      for (const [uid, print] of fresh) if (old.get(uid) !== print) touch(uid);
+      for (const uid of old.keys()) if (!fresh.has(uid)) touch(uid);
+      this.reportedFingerprints.set(record.name, fresh);
+      const flags = `${record.ready}|${record.draining}|${record.unschedulable}|${record.volumes.length}|${record.bootId}`;
+      if (this.nodeFlags.get(record.name) !== flags || !previous.has(record.name)) {
+        this.nodeFlags.set(record.name, flags);
+        this.touchNode(record.name);
+      }
+    }
+    for (const name of previous.keys()) {
+      if (!this.nodes.has(name)) {
+        this.reportedFingerprints.delete(name);
+        this.nodeFlags.delete(name);
+        this.touchNode(name);
+      }
+    }
+    // Health is judged on our clock: a node going silent changes nothing in the store.
+    for (const node of this.judgeNodes()) {
+      if (this.lastHealth.get(node.name) !== node.health) {
+        this.lastHealth.set(node.name, node.health);
+        this.touchNode(node.name);
+      }
+    }
+  }
+
+  /** Queues every codespace (the periodic resync). */
+  resync(): void {
+    for (const name of this.codespaces.keys()) this.queue.add(codespaceKeyPrefix + name);
+    for (const name of this.nodes.keys()) this.queue.add(nodeKeyPrefix + name);
+  }
+
+  /** Every node known to the store or named by a codespace, judged on our own clock. */
+  judgeNodes(): JudgedNode[] {
+    const nowMs = this.options.clock.nowMs();
+    const names = new Set(this.nodes.keys());
+    for (const codespace of this.codespaces.values()) {
+      if (codespace.status.nodeName !== undefined) names.add(codespace.status.nodeName);
+      if (codespace.status.volumeNodeName !== undefined) names.add(codespace.status.volumeNodeName);
+    }
+    return [...names].sort().map((name) => {
+      const record = this.nodes.get(name);
+      if (this.options.fencer.isFenced(name)) return { name, health: 'Fenced', record };
+      const silenceMs = effectiveSilenceMs({
+        lastHeartbeatReceivedMs: record?.lastHeartbeatReceivedMs,
+        visibleSinceMs: this.visibleSinceMs,
+        nowMs,
+      });
+      return { name, health: judgeSilence(silenceMs, this.config), record };
+    });
+  }
+
+  /** One reconcile pass for one key; the contract of `Reconcile`. */
+  async reconcile(key: string): Promise<ReconcileResult> {
+    // Keys are dropped while not leading: becoming leader relists and queues everything.
+    if (this.options.leaderEpoch() === undefined) return undefined;
+    if (key.startsWith(codespaceKeyPrefix))
+      return this.reconcileCodespace(key.slice(codespaceKeyPrefix.length));
+    if (key.startsWith(nodeKeyPrefix)) return this.reconcileNode(key.slice(nodeKeyPrefix.length));
+    return undefined;
+  }
+
+  /**
+   * Plans and writes under one lock, so that each placement sees the capacity taken by the
+   * previous one (our own writes are in the cache before the next plan); commands go out after.
+   */
+  private async reconcileCodespace(name: string): Promise<ReconcileResult> {
+    const step = await this.planning.run(async () => {
+      const codespace = this.codespaces.get(name);
+      if (codespace === undefined) return undefined;
+      const nodes = this.judgeNodes();
+      const all = [...this.codespaces.values()];
+      const plan = planCodespace(
+        planInputFor({
+          codespace,
+          nodes,
+          codespaces: all,
+          nowMs: this.options.clock.nowMs(),
+          visibleSinceMs: this.visibleSinceMs,
+          config: this.config,
+          nodeViews: nodeViewsFor(nodes, all),
+        }),
+      );
+      try {
+        const outcome = await commitPlan(codespace, plan, this.executor);
+        if (outcome.kind === 'finalized') this.codespaces.delete(name);
+        else this.codespaces.set(name, outcome.codespace);
+        return outcome.kind === 'finalized' ? undefined : { current: outcome.codespace, plan, nodes };
+      } catch (error) {
+        if (
+          error instanceof CodeyardError &&
+          (error.code === 'CONFLICT' || error.code === 'CODESPACE_NOT_FOUND')
+        ) {
+          await this.refresh(name);
+        }
+        throw error;
+      }
+    });
+    if (step === undefined) return undefined;
+    await sendCommands(step.current, step.plan, new Map(step.nodes.map((n) => [n.name, n])), this.executor);
+    return requeueOf(step.plan);
+  }
+
+  private async refresh(name: string): Promise<void> {
+    const fresh = await this.options.store.getCodespace(name);
+    if (fresh === undefined) this.codespaces.delete(name);
+    else this.codespaces.set(name, fresh);
+  }
+
+  /**
+   * A node's own work: fence it once Lost (unless most nodes look dead, when we suspect
+   * ourselves), forget its record once nothing refers to it, and remove orphans on it.
+   */
+  private async reconcileNode(name: string): Promise<ReconcileResult> {
+    const nodes = this.judgeNodes();
+    const node = nodes.find((n) => n.name === name);
+    if (node === undefined) return undefined;
+    if (node.health === 'Lost') {
+      if (
+        suspectSelf(
+          nodes.map((n) => n.health),
+          this.config.unhealthyZoneThreshold,
+        )
+      ) {
+        return { requeueAfterMs: this.timing.fenceRetryMs };
+      }
+      if (this.options.leaderEpoch() === undefined) throw notLeader();
+      const confirmed = await this.options.fencer.fence(name);
+      if (!confirmed) return { requeueAfterMs: this.timing.fenceRetryMs };
+      this.touchNode(name);
+      return undefined;
+    }
+    if (node.health === 'Fenced') {
+      const referenced = this.codespacesOn(name);
+      for (const codespace of referenced) this.queue.add(codespaceKeyPrefix + codespace.metadata.name);
+      if (referenced.length === 0 && node.record !== undefined) {
+        await this.options.store.deleteNode(name);
+        this.nodes.delete(name);
+        return undefined;
+      }
+      return referenced.length === 0 ? undefined : { requeueAfterMs: this.timing.fenceRetryMs };
+    }
+    if (node.health === 'NotReady') {
+      const silenceMs = effectiveSilenceMs({
+        lastHeartbeatReceivedMs: node.record?.lastHeartbeatReceivedMs,
+        visibleSinceMs: this.visibleSinceMs,
+        nowMs: this.options.clock.nowMs(),
+      });
+      return { requeueAfterMs: Math.max(1, this.config.nodeLostGraceMs - silenceMs) };
+    }
+    if (!this.synced) return undefined;
+    const existing = new Set([...this.codespaces.values()].map((c) => c.metadata.uid));
+    const epoch = this.options.leaderEpoch();
+    if (epoch === undefined) throw notLeader();
+    const agentUrl = node.record?.agentUrl;
+    if (agentUrl === undefined) return undefined;
+    for (const orphan of planOrphans(node, existing)) {
+      // Removal deletes the volume: confirm with the store itself that the codespace is gone.
+      const stored = await this.options.store.getCodespace(orphan.name);
+      if (stored?.metadata.uid === orphan.uid) continue;
+      await this.options.agents.remove({ nodeName: name, agentUrl, epoch }, orphan.uid);
+    }
+    return undefined;
+  }
+
+  /**
+   * What this node should run, for the heartbeat response: codespaces assigned to it (with the
+   * user's wish), and stopped codespaces whose volume it holds (to be kept, not run). Answered
+   * only by the leader; a follower answers epoch 0, which a node never acts on.
+   */
+  assignmentsFor(nodeName: string): { epoch: number; assignments: Assignment[] } {
+    const epoch = this.options.leaderEpoch();
+    if (epoch === undefined) return { epoch: 0, assignments: [] };
+    const assignments: Assignment[] = [];
+    for (const codespace of this.codespaces.values()) {
+      const { status, metadata, spec } = codespace;
+      const assigned = status.nodeName === nodeName;
+      if (!assigned && status.volumeNodeName !== nodeName) continue;
+      assignments.push({
+        uid: metadata.uid,
+        name: metadata.name,
+        owner: metadata.owner,
+        generation: metadata.generation,
+        running: assigned && spec.running && metadata.deletionTimestamp === undefined,
+      });
+    }
+    return { epoch, assignments };
+  }
+
+  /** The cached codespaces (read-only copies from the store). */
+  cachedCodespaces(): readonly Codespace[] {
+    return [...this.codespaces.values()];
+  }
+
+  private codespacesOn(nodeName: string): Codespace[] {
+    const reported = new Set(this.nodes.get(nodeName)?.containers.map((c) => c.uid) ?? []);
+    return [...this.codespaces.values()].filter(
+      (c) =>
+        c.status.nodeName === nodeName ||
+        c.status.volumeNodeName === nodeName ||
+        reported.has(c.metadata.uid),
+    );
+  }
+
+  private touchNode(nodeName: string): void {
+    this.queue.add(nodeKeyPrefix + nodeName);
+    for (const codespace of this.codespacesOn(nodeName))
+      this.queue.add(codespaceKeyPrefix + codespace.metadata.name);
+  }
+
+  private codespacesByUid(): Map<string, Codespace> {
+    return new Map([...this.codespaces.values()].map((c) => [c.metadata.uid, c]));
+  }
+}
+
+function requeueOf(plan: Plan): ReconcileResult {
+  return plan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: plan.requeueAfterMs };
+}

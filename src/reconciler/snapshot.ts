@@ -1,0 +1,48 @@
+import type { Codespace } from '../model/codespace.js';
+import type { NodeRecord } from '../model/node.js';
+import { nodeViewsFrom, type NodeView } from '../placement/node-view.js';
+import type { ReconcilerConfig } from './config.js';
+import type { JudgedNode } from './node-health.js';
+import type { ObservedOnNode, PlanInput } from './plan.js';
+
+/** Every container with this uid on every node, with when its node's report arrived. */
+export function observedFor(uid: string, nodes: readonly JudgedNode[]): ObservedOnNode[] {
+  const observed: ObservedOnNode[] = [];
+  for (const node of nodes) {
+    const record = node.record;
+    if (record === undefined) continue;
+    for (const container of record.containers) {
+      if (container.uid === uid) {
+        observed.push({ nodeName: node.name, container, observedAtMs: record.lastHeartbeatReceivedMs });
+      }
+    }
+  }
+  return observed;
+}
+
+/** Placement's snapshot from what nodes report plus every codespace's recorded assignment. */
+export function nodeViewsFor(nodes: readonly JudgedNode[], codespaces: readonly Codespace[]): NodeView[] {
+  const records = nodes.map((n) => n.record).filter((r): r is NodeRecord => r !== undefined);
+  return nodeViewsFrom(records, codespaces);
+}
+
+/** The planner's input for one codespace; pass `nodeViews` when planning many against one snapshot. */
+export function planInputFor(options: {
+  codespace: Codespace;
+  nodes: readonly JudgedNode[];
+  codespaces: readonly Codespace[];
+  nowMs: number;
+  config: ReconcilerConfig;
+  nodeViews?: readonly NodeView[];
+  visibleSinceMs?: number;
+}): PlanInput {
+  return {
+    codespace: options.codespace,
+    observed: observedFor(options.codespace.metadata.uid, options.nodes),
+    nodes: new Map(options.nodes.map((n) => [n.name, n])),
+    nodeViews: options.nodeViews ?? nodeViewsFor(options.nodes, options.codespaces),
+    nowMs: options.nowMs,
+    ...(options.visibleSinceMs === undefined ? {} : { visibleSinceMs: options.visibleSinceMs }),
+    config: options.config,
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * Fan-out under load on a real redis-server: many watchers on one store, writes from two other
+ * replicas at once, and every watcher sees every version exactly once, in order.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore } from '../../src/store/redis/redis-store.js';
+import { aCodespace } from '../support/fixtures.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+
+const watchersCount = 100;
+const writesPerReplica = 150;
+const deliveryTimeoutMs = 20_000;
+
+describe('RedisStore watch fan-out', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('gives each of 100 watchers every change from two writing replicas exactly once, in order', async () => {
+    const prefix = `fanout-${randomUUID()}:`;
+    const watching = await RedisStore.connect({ url: server.url, keyPrefix: prefix });
+    const replicas = [
+      await RedisStore.connect({ url: server.url, keyPrefix: prefix }),
+      await RedisStore.connect({ url: server.url, keyPrefix: prefix }),
+    ];
+    const controller = new AbortController();
+    const total = writesPerReplica * replicas.length;
+    try {
+      // Half the watchers start before any write, half join midway and must catch up.
+      const collect = async (): Promise<number[]> => {
+        const versions: number[] = [];
+        for await (const event of watching.watchCodespaces({
+          fromResourceVersion: 0,
+          signal: controller.signal,
+        })) {
+          versions.push(event.resourceVersion);
+          if (versions.length === total) {
+            break;
+          }
+        }
+        return versions;
+      };
+      const early = Array.from({ length: watchersCount / 2 }, collect);
+      const writing = replicas.map(async (replica, index) => {
+        for (let write = 0; write < writesPerReplica; write += 1) {
+          await replica.createCodespace(aCodespace({ name: `r${index}-${write}` }), { maxPerOwner: total });
+        }
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const late = Array.from({ length: watchersCount / 2 }, collect);
+      await Promise.all(writing);
+      const timeout = setTimeout(() => controller.abort(), deliveryTimeoutMs);
+      const results = await Promise.all([...early, ...late]);
+      clearTimeout(timeout);
+      const expected = Array.from({ length: total }, (_, index) => index + 1);
+      for (const versions of results) {
+        expect(versions).toEqual(expected);
+      }
+    } finally {
+      controller.abort();
+      for (const store of [watching, ...replicas]) {
+        await store.close();
+      }
+    }
+  });
+});

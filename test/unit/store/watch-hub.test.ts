@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import { CodeyardError } from '../../../src/model/errors.js';
+import type { WatchEvent } from '../../../src/model/events.js';
+import { WatchHub, type WatchSource } from '../../../src/store/watch-hub.js';
+import { aCodespace } from '../../support/fixtures.js';
+import { takeEvents } from './store-contract.js';
+
+/** A source whose history and live feed the test drives by hand. */
+class ScriptedSource implements WatchSource {
+  history: WatchEvent[] = [];
+  deliver: ((events: readonly WatchEvent[]) => void) | undefined;
+  startFailures = 0;
+  starts = 0;
+  reads = 0;
+
+  append(count: number): WatchEvent[] {
+    const first = this.history.length + 1;
+    const events = Array.from({ length: count }, (_, index) => ({
+      type: 'ADDED' as const,
+      resourceVersion: first + index,
+      object: aCodespace(),
+    }));
+    this.history.push(...events);
+    return events;
+  }
+
+  async readAfter(after: number, limit: number): Promise<readonly WatchEvent[]> {
+    this.reads += 1;
+    return this.history.filter((event) => event.resourceVersion > after).slice(0, limit);
+  }
+
+  async start(deliver: (events: readonly WatchEvent[]) => void): Promise<number> {
+    this.starts += 1;
+    if (this.startFailures > 0) {
+      this.startFailures -= 1;
+      throw new CodeyardError('STORE_UNAVAILABLE', 'backend down');
+    }
+    this.deliver = deliver;
+    return this.history.length;
+  }
+
+  async stop(): Promise<void> {
+    this.deliver = undefined;
+  }
+}
+
+function iterate(hub: WatchHub, fromResourceVersion: number, signal: AbortSignal): AsyncIterator<WatchEvent> {
+  return hub.watch({ fromResourceVersion, signal })[Symbol.asyncIterator]();
+}
+
+describe('WatchHub', () => {
+  it('catches up through several history pages before following live events', async () => {
+    const source = new ScriptedSource();
+    source.append(2500);
+    const hub = new WatchHub(source);
+    const controller = new AbortController();
+    const iterator = iterate(hub, 0, controller.signal);
+    const history = await takeEvents(iterator, 2500);
+    expect(history.map((event) => event.resourceVersion)).toEqual(
+      Array.from({ length: 2500 }, (_, index) => index + 1),
+    );
+    expect(source.reads).toBeGreaterThanOrEqual(3);
+    const pending = takeEvents(iterator, 1);
+    source.deliver!(source.append(1));
+    expect((await pending)[0]!.resourceVersion).toBe(2501);
+    controller.abort();
+    await hub.close();
+  });
+
+  it('starts the live feed once for any number of watchers and ends them all on one shared signal', async () => {
+    const source = new ScriptedSource();
+    const hub = new WatchHub(source);
+    const controller = new AbortController();
+    const iterators = Array.from({ length: 50 }, () => iterate(hub, 0, controller.signal));
+    const pending = iterators.map((iterator) => iterator.next());
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(source.starts).toBe(1);
+    expect(hub.watcherCount).toBe(50);
+    controller.abort();
+    for (const result of await Promise.all(pending)) {
+      expect(result.done).toBe(true);
+    }
+    expect(hub.watcherCount).toBe(0);
+    await hub.close();
+  });
+
+  it('cuts every watcher off when the live feed jumps over versions', async () => {
+    const source = new ScriptedSource();
+    const hub = new WatchHub(source);
+    const controller = new AbortController();
+    const iterator = iterate(hub, 0, controller.signal);
+    const first = iterator.next();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    source.deliver!(source.append(1));
+    expect((await first).value?.resourceVersion).toBe(1);
+    source.append(1); // version 2 is never delivered live
+    const after = iterator.next();
+    source.deliver!(source.append(1));
+    expect((await after).done).toBe(true);
+    controller.abort();
+    await hub.close();
+  });
+
+  it('holds no more live events than the bufferLimit of a watcher that stops reading', async () => {
+    const source = new ScriptedSource();
+    const hub = new WatchHub(source);
+    const controller = new AbortController();
+    const stalled = hub.watch({ fromResourceVersion: 0, signal: controller.signal, bufferLimit: 10 });
+    const iterator = stalled[Symbol.asyncIterator]();
+    const first = iterator.next();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    source.deliver!(source.append(1));
+    expect((await first).value?.resourceVersion).toBe(1);
+    let heldMax = 0;
+    for (let index = 0; index < 50; index += 1) {
+      source.deliver!(source.append(1));
+      heldMax = Math.max(heldMax, hub.heldEventCount);
+    }
+    expect(heldMax).toBeLessThanOrEqual(11);
+    expect(hub.heldEventCount).toBe(0);
+    expect(hub.watcherCount).toBe(0);
+    expect((await iterator.next()).done).toBe(true);
+    controller.abort();
+    await hub.close();
+  });
+
+  it('cuts every watcher off when a live batch has a hole in it', async () => {
+    const source = new ScriptedSource();
+    const hub = new WatchHub(source);
+    const controller = new AbortController();
+    const iterator = iterate(hub, 0, controller.signal);
+    const first = iterator.next();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const [one, , three] = source.append(3);
+    source.deliver!([one!, three!]);
+    expect((await first).done).toBe(true);
+    controller.abort();
+    await hub.close();
+  });
+
+  it('rejects the first next() when the feed cannot start, and tries again for the next watcher', async () => {
+    const source = new ScriptedSource();
+    source.startFailures = 1;
+    const hub = new WatchHub(source);
+    const controller = new AbortController();
+    await expect(iterate(hub, 0, controller.signal).next()).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+    });
+    const iterator = iterate(hub, 0, controller.signal);
+    const pending = iterator.next();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    source.deliver!(source.append(1));
+    expect((await pending).value?.resourceVersion).toBe(1);
+    expect(source.starts).toBe(2);
+    controller.abort();
+    await hub.close();
+  });
+
+  it('ends an iteration when the consumer breaks out of its loop', async () => {
+    const source = new ScriptedSource();
+    source.append(3);
+    const hub = new WatchHub(source);
+    const controller = new AbortController();
+    const seen: number[] = [];
+    for await (const event of hub.watch({ fromResourceVersion: 0, signal: controller.signal })) {
+      seen.push(event.resourceVersion);
+      if (seen.length === 2) {
+        break;
+      }
+    }
+    expect(seen).toEqual([1, 2]);
+    expect(hub.watcherCount).toBe(0);
+    await hub.close();
+  });
+});
