@@ -91,6 +91,7 @@ async function mutationPhase(
     await call();
     histograms[operation].record((performance.now() - started) * 1000);
   };
+  const failureSamples: string[] = [];
   const sutCpuBefore = meter.sutPid === undefined ? 0 : processCpuMs(meter.sutPid);
   const redisCpuBefore = processCpuMs(meter.redisPid);
   const count = sequencesPerSecond * seconds;
@@ -202,6 +203,7 @@ async function main(): Promise<void> {
   const loadAtStart = loadAverage1m();
   const redis = await startBenchRedis();
   const cleanups: (() => Promise<void>)[] = [() => redis.stop()];
+  stopOnSignal(cleanups);
   const mutationPhases: MutationPhase[] = [];
   const listPhases: ListPhase[] = [];
   let ours: ApiOperations | undefined;
@@ -358,6 +360,18 @@ async function main(): Promise<void> {
       `Goals: mutating p99 ≤ ${mutationGoalP99Ms} ms: ${goals.mutationMet ? 'met' : 'MISSED'} (${mutationP99Ms.toFixed(2)} ms, worst call type); ` +
       `list 10,000 p99 ≤ ${listGoalP99Ms} ms: ${goals.listMet ? 'met' : 'MISSED'} (${oursList.p99Ms.toFixed(2)} ms)\n\nMachine: ${JSON.stringify(machine)}\n`,
   );
+}
+
+/** Ctrl-C or a kill by pid still stops every process this run started (none may outlive it). */
+function stopOnSignal(cleanups: readonly (() => Promise<void>)[]): void {
+  const stop = (): void => {
+    void (async () => {
+      for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+      process.exit(130);
+    })();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }
 
 main().then(

@@ -20,8 +20,8 @@ export function startPinnedTsChild(options: {
   cpu: number;
   env?: Readonly<Record<string, string>>;
   args?: readonly string[];
-  /** `ignore` throws away the child's stdout (e.g. a server's info logs). */
-  stdout?: 'inherit' | 'ignore';
+  /** `ignore` throws away the child's stdout; a file descriptor collects it (e.g. a server's logs). */
+  stdout?: 'inherit' | 'ignore' | number;
   /** Without an IPC channel (a real server entry that does not expect one); default true. */
   ipc?: boolean;
 }): StartedChild {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueDevToken } from '../../src/orchestrator/issue-dev-token.js';
@@ -21,22 +21,43 @@ export interface BenchOrchestrator {
   stop(): Promise<void>;
 }
 
+/** pino levels: 40 warn, 50 error, 60 fatal. */
+const problemLevelMin = 40;
+const problemSamplesMax = 5;
+
+/** A benchmark whose server logged warnings or errors says so (they explain odd latencies). */
+function reportProblems(logPath: string): void {
+  const problems = readFileSync(logPath, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      const level = /"level":([0-9]+)/.exec(line)?.[1];
+      return level !== undefined && Number(level) >= problemLevelMin;
+    });
+  if (problems.length === 0) return;
+  process.stderr.write(
+    `orchestrator logged ${problems.length} warnings/errors; first ${problemSamplesMax}:\n` +
+      `${problems.slice(0, problemSamplesMax).join('\n')}\n`,
+  );
+}
+
 /**
  * The real orchestrator process (`src/orchestrator/main.ts`, fastify + RedisStore), pinned to the
  * system-under-test core, with production settings except the limits a benchmark must lift:
- * rate limit, watches per token, codespaces per owner. Logs at the default `info` level go to
- * /dev/null (pino still formats and writes every line, as in production).
+ * rate limit, watches per token, codespaces per owner. Logs at the default `info` level go to a
+ * file (pino formats and writes every line, as in production); warnings and errors are echoed at stop.
  */
 export async function startBenchOrchestrator(options: { redisUrl: string }): Promise<BenchOrchestrator> {
   const dataDir = mkdtempSync(join(tmpdir(), 'codeyard-bench-'));
   const adminToken = await issueDevToken({ user: 'bench-admin', admin: true, dataDir });
   const userToken = await issueDevToken({ user: 'bench-user', dataDir });
   const port = await freeLoopbackPort();
+  const logPath = join(dataDir, 'orchestrator.log');
+  const logFd = openSync(logPath, 'w');
   const started = startPinnedTsChild({
     entry: 'src/orchestrator/main.ts',
     cpu: systemUnderTestCpu,
     ipc: false,
-    stdout: 'ignore',
+    stdout: logFd,
     env: {
       CODEYARD_HOST: '127.0.0.1',
       CODEYARD_PORT: String(port),
@@ -52,6 +73,8 @@ export async function startBenchOrchestrator(options: { redisUrl: string }): Pro
   const baseUrl = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     await started.stop();
+    closeSync(logFd);
+    reportProblems(logPath);
     rmSync(dataDir, { recursive: true, force: true });
   };
   const deadline = Date.now() + readyTimeoutMs;

@@ -8,11 +8,15 @@ import { baselineChannel } from './protocol.js';
 /** Makes change number `seq` (1-based, per phase) and resolves when the write call returned. */
 export interface ChangeWriter {
   write(seq: number): Promise<void>;
+  /** Write calls that failed and were retried so far. */
+  readonly failedAttempts: number;
+  readonly failureSamples: readonly string[];
 }
 
 export const writerOwner = 'bench-writer';
 /** Tries per change before the writer gives up on it (it then counts as a failed write). */
 const writeAttemptsMax = 5;
+const failureSamplesMax = 5;
 
 /**
  * Ours: each change is a real `updateCodespace` (Lua compare-and-set, counter, stream entry) on
@@ -24,6 +28,8 @@ export class StoreChangeWriter implements ChangeWriter {
   private readonly chains = new Map<string, Promise<void>>();
   /** Write calls that failed and were retried (they show how starved Redis was). */
   failedAttempts = 0;
+  /** The first few failures' messages, for the report. */
+  readonly failureSamples: string[] = [];
 
   private constructor(
     private readonly store: RedisStore,
@@ -75,6 +81,7 @@ export class StoreChangeWriter implements ChangeWriter {
         return;
       } catch (error) {
         this.failedAttempts += 1;
+        if (this.failureSamples.length < failureSamplesMax) this.failureSamples.push(String(error));
         const fresh = await this.store.getCodespace(name).catch(() => undefined);
         if (fresh !== undefined) this.latest.set(name, fresh);
         if (fresh?.metadata.labels.seq === String(seq)) return; // it landed after all
@@ -91,6 +98,9 @@ export class StoreChangeWriter implements ChangeWriter {
 
 /** The baseline: PUBLISH of the same object JSON the store would write and stream. */
 export class PublishChangeWriter implements ChangeWriter {
+  readonly failedAttempts = 0;
+  readonly failureSamples: readonly string[] = [];
+
   constructor(
     private readonly publisher: Redis,
     private readonly objects: readonly Codespace[],

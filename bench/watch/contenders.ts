@@ -84,7 +84,6 @@ export function sseContender(options: {
   let watchers: SseWatcher[] = [];
   let expected = 0;
   let delivered = 0;
-  let events = 0;
   let onComplete: (() => void) | undefined;
   return {
     label: options.label,
@@ -92,9 +91,8 @@ export function sseContender(options: {
     writer: options.writer,
     async startPhase(count, phaseEvents) {
       histogram = new LatencyHistogram();
-      ledgers = Array.from({ length: count }, () => new DeliveryLedger(histogram));
+      ledgers = Array.from({ length: count }, () => new DeliveryLedger(histogram, phaseEvents));
       expected = count * phaseEvents;
-      events = phaseEvents;
       delivered = 0;
       const url = await options.streamUrl();
       const onDelivered = (): void => {
@@ -123,9 +121,10 @@ export function sseContender(options: {
     },
     async stopPhase() {
       onComplete = undefined;
+      const resumes = watchers.reduce((sum, watcher) => sum + watcher.resumes, 0);
       watchers.forEach((watcher) => watcher.close());
       watchers = [];
-      return { histogram: histogram.snapshot(), totals: ledgerTotals(ledgers, events), resumes: 0 };
+      return { histogram: histogram.snapshot(), totals: ledgerTotals(ledgers), resumes };
     },
     close: options.close,
   };

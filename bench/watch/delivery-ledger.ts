@@ -1,32 +1,48 @@
 import type { LatencyHistogram } from '../lib/latency-histogram.js';
 
 /**
- * One watcher's record of what it received: every change must arrive exactly once and in
- * order (`seq` 1, 2, 3, … as written). A `seq` at or below one already seen is a duplicate
- * (or reordering); a jump past the next expected one counts the skipped changes as lost.
+ * One watcher's record of what it received. Every change written (`seq` 1…`written`) must arrive
+ * exactly once, and in the order the store applied them: `order` (the resourceVersion, or the
+ * publish order for pub/sub) must rise strictly. `seq` alone cannot show order: the writer makes
+ * changes to many codespaces at once, and the store may apply two of them in either order.
  */
 export class DeliveryLedger {
-  private nextSeq = 1;
+  private readonly seen: Uint8Array;
+  private lastOrder = Number.NEGATIVE_INFINITY;
   delivered = 0;
+  unique = 0;
   duplicates = 0;
-  skipped = 0;
+  outOfOrder = 0;
+  /** A `seq` outside 1…written: not one of this phase's changes at all. */
+  foreign = 0;
 
-  constructor(private readonly histogram: LatencyHistogram) {}
+  constructor(
+    private readonly histogram: LatencyHistogram,
+    private readonly written: number,
+  ) {
+    this.seen = new Uint8Array(written + 1);
+  }
 
-  record(seq: number, sentMicros: number, receivedMicros: number): void {
+  record(seq: number, order: number, sentMicros: number, receivedMicros: number): void {
     this.delivered += 1;
-    if (seq < this.nextSeq) {
+    if (order <= this.lastOrder) this.outOfOrder += 1;
+    this.lastOrder = order;
+    if (!(seq >= 1 && seq <= this.written)) {
+      this.foreign += 1;
+      return;
+    }
+    if (this.seen[seq] === 1) {
       this.duplicates += 1;
       return;
     }
-    if (seq > this.nextSeq) this.skipped += seq - this.nextSeq;
-    this.nextSeq = seq + 1;
+    this.seen[seq] = 1;
+    this.unique += 1;
     this.histogram.record(receivedMicros - sentMicros);
   }
 
-  /** Changes this watcher never got, of `written` (skipped ones plus a missing tail). */
-  lost(written: number): number {
-    return this.skipped + Math.max(0, written - (this.nextSeq - 1));
+  /** Changes written that this watcher never got. */
+  get lost(): number {
+    return this.written - this.unique;
   }
 }
 
@@ -35,16 +51,25 @@ export interface LedgerTotals {
   delivered: number;
   duplicates: number;
   lost: number;
+  outOfOrder: number;
+  foreign: number;
 }
 
-export function ledgerTotals(ledgers: readonly DeliveryLedger[], written: number): LedgerTotals {
-  let delivered = 0;
-  let duplicates = 0;
-  let lost = 0;
+export function ledgerTotals(ledgers: readonly DeliveryLedger[]): LedgerTotals {
+  const totals: LedgerTotals = {
+    watchers: ledgers.length,
+    delivered: 0,
+    duplicates: 0,
+    lost: 0,
+    outOfOrder: 0,
+    foreign: 0,
+  };
   for (const ledger of ledgers) {
-    delivered += ledger.delivered;
-    duplicates += ledger.duplicates;
-    lost += ledger.lost(written);
+    totals.delivered += ledger.delivered;
+    totals.duplicates += ledger.duplicates;
+    totals.lost += ledger.lost;
+    totals.outOfOrder += ledger.outOfOrder;
+    totals.foreign += ledger.foreign;
   }
-  return { watchers: ledgers.length, delivered, duplicates, lost };
+  return totals;
 }

@@ -35,8 +35,13 @@ function send(message: FanoutMessage): void {
   process.send?.(message);
 }
 
-function deliver(phase: Phase, ledger: DeliveryLedger, labels: Readonly<Record<string, string>>): void {
-  ledger.record(Number(labels.seq), Number(labels.sent), monotonicMicros());
+function deliver(
+  phase: Phase,
+  ledger: DeliveryLedger,
+  labels: Readonly<Record<string, string>>,
+  order: number,
+): void {
+  ledger.record(Number(labels.seq), order, Number(labels.sent), monotonicMicros());
   phase.deliveries += 1;
   if (!phase.completeSent && phase.deliveries >= phase.expectedDeliveries) {
     phase.completeSent = true;
@@ -48,7 +53,7 @@ function newPhase(watchers: number, events: number): Phase {
   const histogram = new LatencyHistogram();
   return {
     histogram,
-    ledgers: Array.from({ length: watchers }, () => new DeliveryLedger(histogram)),
+    ledgers: Array.from({ length: watchers }, () => new DeliveryLedger(histogram, events)),
     expectedDeliveries: watchers * events,
     deliveries: 0,
     completeSent: false,
@@ -71,7 +76,7 @@ async function startStorePhase(phase: Phase): Promise<void> {
       // Exactly what a consumer does: watch from the last version seen; resume when cut off.
       for await (const event of store!.watchCodespaces({ fromResourceVersion: last, signal })) {
         last = event.resourceVersion;
-        deliver(phase, ledger, event.object.metadata.labels);
+        deliver(phase, ledger, event.object.metadata.labels, event.resourceVersion);
       }
     }
   });
@@ -95,7 +100,9 @@ async function startPubsubPhase(phase: Phase): Promise<void> {
     await subscriber.subscribe(baselineChannel);
   }
   listeners = phase.ledgers.map(
-    (ledger) => (codespace: Codespace) => deliver(phase, ledger, codespace.metadata.labels),
+    (ledger) => (codespace: Codespace) =>
+      // One connection publishes in `seq` order and Redis delivers in publish order.
+      deliver(phase, ledger, codespace.metadata.labels, Number(codespace.metadata.labels.seq)),
   );
   phase.teardown = async () => {
     listeners = [];
@@ -106,7 +113,8 @@ async function startNaivePubsubPhase(phase: Phase): Promise<void> {
   const connections = phase.ledgers.map((ledger) => {
     const connection = new Redis(redisUrl);
     connection.on('message', (_channel: string, message: string) => {
-      deliver(phase, ledger, (JSON.parse(message) as Codespace).metadata.labels);
+      const labels = (JSON.parse(message) as Codespace).metadata.labels;
+      deliver(phase, ledger, labels, Number(labels.seq));
     });
     return connection;
   });
@@ -138,7 +146,7 @@ async function onMessage(message: CoordinatorMessage): Promise<void> {
   send({
     kind: 'stats',
     histogram: phase.histogram.snapshot(),
-    totals: ledgerTotals(phase.ledgers, phase.expectedDeliveries / Math.max(1, phase.ledgers.length)),
+    totals: ledgerTotals(phase.ledgers),
     resumes: phase.resumes,
   });
 }

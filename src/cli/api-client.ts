@@ -18,7 +18,9 @@ export class ApiClient {
   async createCodespace(body: unknown): Promise<Codespace> {
     return this.request<Codespace>('POST', '/v1/codespaces', body);
   }
-  async listCodespaces(query: Record<string, string> = {}): Promise<{ items: Codespace[]; metadata?: { resourceVersion?: string } }> {
+  async listCodespaces(
+    query: Record<string, string> = {},
+  ): Promise<{ items: Codespace[]; metadata?: { resourceVersion?: string } }> {
     const search = new URLSearchParams(query).toString();
     return this.request('GET', `/v1/codespaces${search ? `?${search}` : ''}`);
   }
@@ -39,10 +41,19 @@ export class ApiClient {
   }
 
   /** Server-Sent Events from the watch endpoint, until `signal` aborts. */
-  async *watch(fromResourceVersion: string, signal: AbortSignal): AsyncGenerator<WatchEvent | { type: 'BOOKMARK'; resourceVersion: number }> {
-    const response = await this.send('GET', `/v1/codespaces?watch=1&resourceVersion=${encodeURIComponent(fromResourceVersion)}`, undefined, signal, {
-      accept: 'text/event-stream',
-    });
+  async *watch(
+    fromResourceVersion: string,
+    signal: AbortSignal,
+  ): AsyncGenerator<WatchEvent | { type: 'BOOKMARK'; resourceVersion: number }> {
+    const response = await this.send(
+      'GET',
+      `/v1/codespaces?watch=1&resourceVersion=${encodeURIComponent(fromResourceVersion)}`,
+      undefined,
+      signal,
+      {
+        accept: 'text/event-stream',
+      },
+    );
     if (!response.body) return;
     const decoder = new TextDecoder();
     let buffer = '';
@@ -90,7 +101,11 @@ export class ApiClient {
       );
     }
     if (!response.ok) {
-      const problem = (await response.json().catch(() => ({}))) as { code?: string; message?: string; field?: string };
+      const problem = (await response.json().catch(() => ({}))) as {
+        code?: string;
+        message?: string;
+        field?: string;
+      };
       const where = problem.field ? ` (field ${problem.field})` : '';
       throw new CliError(
         `${problem.message ?? response.statusText}${where}`,
@@ -102,7 +117,9 @@ export class ApiClient {
   }
 }
 
-function parseSseFrame(frame: string): WatchEvent | { type: 'BOOKMARK'; resourceVersion: number } | undefined {
+function parseSseFrame(
+  frame: string,
+): WatchEvent | { type: 'BOOKMARK'; resourceVersion: number } | undefined {
   let event = '';
   let data = '';
   for (const line of frame.split('\n')) {
@@ -111,7 +128,12 @@ function parseSseFrame(frame: string): WatchEvent | { type: 'BOOKMARK'; resource
   }
   if (!event || !data) return undefined;
   const payload = JSON.parse(data) as Record<string, unknown>;
-  if (event === 'BOOKMARK') return { type: 'BOOKMARK', resourceVersion: Number(payload.resourceVersion ?? 0) };
+  if (event === 'BOOKMARK')
+    return { type: 'BOOKMARK', resourceVersion: Number(payload.resourceVersion ?? 0) };
   const object = payload as unknown as Codespace;
-  return { type: event as WatchEvent['type'], resourceVersion: Number(object.metadata?.resourceVersion ?? 0), object };
+  return {
+    type: event as WatchEvent['type'],
+    resourceVersion: Number(object.metadata?.resourceVersion ?? 0),
+    object,
+  };
 }

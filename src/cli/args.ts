@@ -13,7 +13,12 @@ export const globalOptions = {
 
 export function parseCommandArgs<O extends Options>(argv: string[], options: O) {
   try {
-    return parseArgs({ args: argv, options: { ...globalOptions, ...options }, allowPositionals: true, strict: true });
+    return parseArgs({
+      args: argv,
+      options: { ...globalOptions, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     throw usageError((error as Error).message);
   }

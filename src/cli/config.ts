@@ -4,7 +4,9 @@ import { join } from 'node:path';
 
 /** Where `codeyard up` leaves the URL and token of the platform it started, for the other commands. */
 export function cliConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return env.CODEYARD_CONFIG ?? join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'codeyard', 'config.json');
+  return (
+    env.CODEYARD_CONFIG ?? join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'codeyard', 'config.json')
+  );
 }
 
 export interface CliConnection {

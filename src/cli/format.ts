@@ -37,7 +37,10 @@ export function codespaceRow(codespace: Codespace, nowMs: number): string[] {
 
 export function renderCodespaces(items: readonly Codespace[], nowMs: number): string {
   if (items.length === 0) return 'No codespaces.';
-  return renderTable(codespaceColumns, items.map((c) => codespaceRow(c, nowMs)));
+  return renderTable(
+    codespaceColumns,
+    items.map((c) => codespaceRow(c, nowMs)),
+  );
 }
 
 export function renderCodespaceDetail(codespace: Codespace, nowMs: number): string {

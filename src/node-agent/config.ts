@@ -83,6 +83,15 @@ function portRange(env: Env): PortRange {
   return { start, end };
 }
 
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function logLevel(env: Env): string {
+  const level = env.CODEYARD_LOG_LEVEL || 'info';
+  if (!logLevels.includes(level))
+    throw new ConfigError('CODEYARD_LOG_LEVEL', `must be one of ${logLevels.join(', ')}`);
+  return level;
+}
+
 function processCommand(env: Env): string[] | undefined {
   const raw = env.CODEYARD_PROCESS_COMMAND;
   if (!raw) return undefined;
@@ -163,7 +172,7 @@ export function loadAgentConfig(env: Env): AgentConfig {
       max: 16_777_216,
     }),
     pidsLimit: integer(env, 'CODEYARD_PIDS_LIMIT', 1024, { min: 16, max: 1_000_000 }),
-    logLevel: env.CODEYARD_LOG_LEVEL || 'info',
+    logLevel: logLevel(env),
     processBaseEnv: env.PATH ? { PATH: env.PATH } : {},
   };
 }

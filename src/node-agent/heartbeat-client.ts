@@ -12,7 +12,7 @@ export const heartbeatBackoffBaseMs = 250;
 export const heartbeatRequestTimeoutMs = 5_000;
 
 export interface HeartbeatClientOptions {
-  /** e.g. http://127.0.0.1:7080 */
+  /** e.g. http://127.0.0.1:8420 */
   orchestratorUrl: string;
   nodeName: string;
   joinSecret: string;

@@ -25,11 +25,16 @@ export function observedFrom(e: Readonly<KvCodespaceEntry & { name: string }>): 
  * `lastActivityAt` back.
  */
 export function activityUpdates(
-  entries: ReadonlyArray<Readonly<Pick<KvCodespaceEntry, 'uid' | 'lastActivityAt'> & { name: string }>>,
+  entries: ReadonlyArray<
+    Readonly<Pick<KvCodespaceEntry, 'uid' | 'state' | 'lastActivityAt'> & { name: string }>
+  >,
   report: Readonly<Record<string, string>>,
   nowMs: number,
 ): { uid: string; lastActivityAt: string }[] {
-  const byName = new Map(entries.map((e) => [e.name, e]));
+  // A name can be held by a running codespace and an older stopped one (recreated under a new uid):
+  // the person is using the running one.
+  const byName = new Map<string, (typeof entries)[number]>();
+  for (const e of entries) if (!byName.has(e.name) || e.state === 'running') byName.set(e.name, e);
   const updates: { uid: string; lastActivityAt: string }[] = [];
   for (const [name, iso] of Object.entries(report)) {
     const entry = byName.get(name);

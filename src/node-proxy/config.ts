@@ -9,6 +9,15 @@ import { isDnsLabel } from '../model/names.js';
  */
 export type RoutingMode = 'subdomain' | 'path';
 
+/**
+ * How plain HTTP requests reach a container. `native`: node:http with a keep-alive Agent (the
+ * default: cheapest measured, see docs/benchmarks.md). `reply-from`: @fastify/reply-from behind
+ * the same authentication and header policy, kept selectable for comparison. WebSocket upgrades
+ * are piped as bytes in both.
+ */
+export type ProxyForwarder = 'native' | 'reply-from';
+export const proxyForwarders: readonly ProxyForwarder[] = ['native', 'reply-from'];
+
 export interface ProxyConfig {
   nodeName: string;
   fleet: string;
@@ -34,6 +43,7 @@ export interface ProxyConfig {
   /** Client→server WebSocket data frames with a payload smaller than this are keep-alives, not a person. */
   activityMinFrameBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  forwarder: ProxyForwarder;
 }
 
 export const proxyListenPortDefault = 7443;
@@ -114,7 +124,7 @@ export function loadProxyConfig(env: Env = process.env, cwd: string = process.cw
 
   const orchestratorUrl = httpUrl(
     'CODEYARD_ORCHESTRATOR_URL',
-    text(env, 'CODEYARD_ORCHESTRATOR_URL', 'http://127.0.0.1:7070'),
+    text(env, 'CODEYARD_ORCHESTRATOR_URL', 'http://127.0.0.1:8420'),
   );
   const jwksUrl = httpUrl(
     'CODEYARD_JWKS_URL',
@@ -128,6 +138,11 @@ export function loadProxyConfig(env: Env = process.env, cwd: string = process.cw
   const logLevel = text(env, 'CODEYARD_LOG_LEVEL', 'warn');
   if (!(logLevels as readonly string[]).includes(logLevel)) {
     invalid('CODEYARD_LOG_LEVEL', `must be one of ${logLevels.join(', ')}`);
+  }
+
+  const forwarder = text(env, 'CODEYARD_PROXY_FORWARDER', 'native');
+  if (!(proxyForwarders as readonly string[]).includes(forwarder)) {
+    invalid('CODEYARD_PROXY_FORWARDER', `must be one of ${proxyForwarders.join(', ')}`);
   }
 
   return {
@@ -161,5 +176,6 @@ export function loadProxyConfig(env: Env = process.env, cwd: string = process.cw
       max: 65_536,
     }),
     logLevel: logLevel as ProxyConfig['logLevel'],
+    forwarder: forwarder as ProxyForwarder,
   };
 }

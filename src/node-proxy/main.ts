@@ -55,7 +55,12 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((resolve) => server.listen(config.listenPort, config.listenHost, resolve));
   log.info(
-    { host: config.listenHost, port: config.listenPort, routingMode: config.routingMode },
+    {
+      host: config.listenHost,
+      port: config.listenPort,
+      routingMode: config.routingMode,
+      forwarder: config.forwarder,
+    },
     'node proxy listening',
   );
 

@@ -18,7 +18,8 @@ import { redirect, refuseUpgrade, sendAnswer } from './pages.js';
 import type { Route, RouteTable } from './route-table.js';
 import { resolveTarget, takeToken, type RoutingOptions } from './routing.js';
 import { SessionCodec, type Session } from './session.js';
-import { createUpstreamAgent, forwardHttp } from './upstream-http.js';
+import { createReplyFromForwarder } from './reply-from-forwarder.js';
+import { createNativeForwarder, type HttpForwarder } from './upstream-http.js';
 import { tunnelWebSocket } from './websocket-upgrade.js';
 
 /** Header bounds: a request head larger than this is refused by Node's parser (431). */
@@ -43,7 +44,8 @@ export interface ProxyAppOptions {
     | 'secureCookies'
     | 'sessionTtlSeconds'
     | 'activityMinFrameBytes'
-  >;
+  > &
+    Partial<Pick<ProxyConfig, 'forwarder'>>;
   routes: RouteTable;
   keys: JSONWebKeySet | JWTVerifyGetKey;
   sessionSecret: Buffer;
@@ -83,7 +85,8 @@ export function createProxyServer(options: ProxyAppOptions): Server {
     cookiePolicy,
     sessionTtlSeconds: config.sessionTtlSeconds,
   });
-  const agent = createUpstreamAgent();
+  const forwarder: HttpForwarder =
+    config.forwarder === 'reply-from' ? createReplyFromForwarder() : createNativeForwarder();
 
   /** Authenticated by cookie, then authorised against the route: another user's codespace is the same 404 as none. */
   function authorise(req: IncomingMessage, codespace: string, now: number): Authorised {
@@ -153,8 +156,7 @@ export function createProxyServer(options: ProxyAppOptions): Server {
       return;
     }
     activity.touch(target.name, now);
-    forwardHttp(req, res, {
-      agent,
+    forwarder.forward(req, res, {
       hostPort: result.route.hostPort,
       path: target.forwardPath,
       headers: upstreamRequestHeaders(req.rawHeaders, forwardContext(req, target.publicPrefix)),
@@ -261,7 +263,7 @@ export function createProxyServer(options: ProxyAppOptions): Server {
       socket.destroy(),
     );
   });
-  server.on('close', () => agent.destroy());
+  server.on('close', () => forwarder.close());
   return server;
 }
 

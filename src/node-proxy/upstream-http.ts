@@ -21,7 +21,6 @@ export function createUpstreamAgent(): Agent {
 }
 
 export interface ForwardOptions {
-  agent: Agent;
   hostPort: number;
   path: string;
   headers: OutgoingHttpHeaders;
@@ -36,7 +35,11 @@ export interface ForwardOptions {
  * the 2.5× budget). A refused connection answers 502; a client that goes away aborts the
  * upstream request.
  */
-export function forwardHttp(req: IncomingMessage, res: ServerResponse, options: ForwardOptions): void {
+export function forwardHttp(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: ForwardOptions & { agent: Agent },
+): void {
   const upstream = request({
     host: upstreamHost,
     port: options.hostPort,
@@ -66,4 +69,18 @@ export function forwardHttp(req: IncomingMessage, res: ServerResponse, options: 
   } else {
     req.pipe(upstream);
   }
+}
+
+/** Forwards authenticated HTTP requests to containers; one per proxy server. */
+export interface HttpForwarder {
+  forward(req: IncomingMessage, res: ServerResponse, options: ForwardOptions): void;
+  close(): void;
+}
+
+export function createNativeForwarder(): HttpForwarder {
+  const agent = createUpstreamAgent();
+  return {
+    forward: (req, res, options) => forwardHttp(req, res, { ...options, agent }),
+    close: () => agent.destroy(),
+  };
 }

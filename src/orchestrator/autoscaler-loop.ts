@@ -70,7 +70,9 @@ export function startAutoscalerLoop(options: AutoscalerLoopOptions): { stop(): v
   const timer = setInterval(() => {
     if (running) return;
     running = pass()
-      .catch((error: unknown) => options.logger?.warn({ err: error }, 'autoscaler pass failed; next pass retries'))
+      .catch((error: unknown) =>
+        options.logger?.warn({ err: error }, 'autoscaler pass failed; next pass retries'),
+      )
       .finally(() => {
         running = undefined;
       });

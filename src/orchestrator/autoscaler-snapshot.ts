@@ -62,7 +62,8 @@ export function autoscalerSnapshot(input: {
   const used = new Map<string, number>();
   for (const codespace of input.codespaces) {
     const node = codespace.status.nodeName;
-    if (node !== undefined && slotHoldingPhases.has(codespace.status.phase)) used.set(node, (used.get(node) ?? 0) + 1);
+    if (node !== undefined && slotHoldingPhases.has(codespace.status.phase))
+      used.set(node, (used.get(node) ?? 0) + 1);
   }
   const live = input.fleet.instances.filter((i) => i.lifecycle !== 'Terminated');
   const liveNames = new Set(live.map((i) => i.nodeName));
@@ -82,7 +83,8 @@ export function autoscalerSnapshot(input: {
     return {
       name,
       ready,
-      launching: !ready && (instance.lifecycle === 'Pending' || (instance.lifecycle === 'InService' && !fresh)),
+      launching:
+        !ready && (instance.lifecycle === 'Pending' || (instance.lifecycle === 'InService' && !fresh)),
       cordoned: record?.unschedulable ?? false,
       cordonedForScaleInAtMs: memory.cordonedForScaleInAtMs.get(name),
       draining: instance.lifecycle === 'Terminating' || (record?.draining ?? false),

@@ -139,7 +139,10 @@ export function loadOrchestratorConfig(
     throw new ConfigError(`invalid configuration ${variable}: ${firstError.message}`);
   }
   const config = candidate as OrchestratorConfig;
-  if (config.fleetProvider === 'aws' && (config.asgName === undefined || config.terminationHookName === undefined)) {
+  if (
+    config.fleetProvider === 'aws' &&
+    (config.asgName === undefined || config.terminationHookName === undefined)
+  ) {
     throw new ConfigError(
       'invalid configuration CODEYARD_FLEET_PROVIDER: aws needs CODEYARD_ASG_NAME and CODEYARD_TERMINATION_HOOK_NAME',
     );

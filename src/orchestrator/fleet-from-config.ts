@@ -17,7 +17,10 @@ export const unmanagedFleet: FleetProvider = {
     throw new CodeyardError('FLEET_UNAVAILABLE', 'no fleet provider is configured: the fleet cannot scale');
   },
   terminate: async (nodeName) => {
-    throw new CodeyardError('FLEET_UNAVAILABLE', `no fleet provider is configured: cannot terminate ${nodeName}`);
+    throw new CodeyardError(
+      'FLEET_UNAVAILABLE',
+      `no fleet provider is configured: cannot terminate ${nodeName}`,
+    );
   },
   close: async () => undefined,
 };

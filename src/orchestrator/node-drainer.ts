@@ -48,7 +48,9 @@ export function storeNodeDrainer(deps: {
       await deps.agents.drain(target);
       const here = deps.codespaces().filter((c) => c.status.nodeName === nodeName);
       await Promise.all(
-        here.map((c) => deps.agents.stop(target, c.metadata.uid, { generation: c.metadata.generation, reason })),
+        here.map((c) =>
+          deps.agents.stop(target, c.metadata.uid, { generation: c.metadata.generation, reason }),
+        ),
       );
     },
     async isDrained(nodeName) {

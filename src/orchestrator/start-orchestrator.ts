@@ -68,7 +68,10 @@ export async function startOrchestrator(options: StartOrchestratorOptions): Prom
   const { config, logger, fleet } = options;
   const paths = dataDirPaths(config.dataDir);
   const keyRing = await loadOrCreateKeyRing(paths.signingKeys);
-  const joinSecrets = await resolveFleetJoinSecrets({ configured: config.fleetJoinSecrets, path: paths.joinSecrets });
+  const joinSecrets = await resolveFleetJoinSecrets({
+    configured: config.fleetJoinSecrets,
+    path: paths.joinSecrets,
+  });
   const store = options.store ?? (await createStore(config));
   const agents = new HttpAgentClient({ keyRing });
 
@@ -113,11 +116,18 @@ export async function startOrchestrator(options: StartOrchestratorOptions): Prom
     : undefined;
   const onTerminating = (nodeName: string): void => {
     if (!hooks || leaderEpoch() === undefined) return;
-    hooks.onTerminating(nodeName).catch((error: unknown) => fleetLogger.warn({ err: error, node: nodeName }, 'drain failed'));
+    hooks
+      .onTerminating(nodeName)
+      .catch((error: unknown) => fleetLogger.warn({ err: error, node: nodeName }, 'drain failed'));
   };
   // The provider's describe() is the level-triggered source of pending hooks (AWS or local).
   const watcher = hooks
-    ? new TerminatingInstanceWatcher({ provider: fleet, onTerminating, pollIntervalMs: 2_000, logger: fleetLogger })
+    ? new TerminatingInstanceWatcher({
+        provider: fleet,
+        onTerminating,
+        pollIntervalMs: 2_000,
+        logger: fleetLogger,
+      })
     : undefined;
   const autoscaler = options.autoscaler
     ? startAutoscalerLoop({

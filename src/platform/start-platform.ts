@@ -11,6 +11,7 @@ import { localFleetName, resolveFleetJoinSecrets } from '../orchestrator/join-se
 import { startOrchestrator, type RunningOrchestrator } from '../orchestrator/start-orchestrator.js';
 import { issueApiToken } from '../tokens/issue-token.js';
 import { dockerAvailable } from './docker-available.js';
+import { waitForNodeHeartbeats } from './wait-for-nodes.js';
 
 export interface PlatformOptions {
   readonly host: string;
@@ -70,7 +71,10 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     { level: options.logLevel, base: { service: 'codeyard-up' } },
     pino.destination({ dest: join(dataDir, 'logs', 'orchestrator.log'), sync: false, mkdir: true }),
   );
-  const joinSecrets = await resolveFleetJoinSecrets({ configured: {}, path: dataDirPaths(dataDir).joinSecrets });
+  const joinSecrets = await resolveFleetJoinSecrets({
+    configured: {},
+    path: dataDirPaths(dataDir).joinSecrets,
+  });
   const config: OrchestratorConfig = {
     ...orchestratorConfigDefaults,
     host: options.host,
@@ -103,17 +107,32 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       },
     }),
     fenceWorkloads: runtime === 'docker' ? dockerWorkloadFence : processWorkloadFence,
+    // Without a callback the provider opens no termination hook and kills a node at once;
+    // with it, the orchestrator drains the node first (its watcher also sees the pending hook).
+    onTerminating: (nodeName) => orchestratorRef?.onTerminating(nodeName),
     logger: logger.child({ component: 'local-fleet' }),
   });
+  let orchestratorRef: RunningOrchestrator | undefined;
   const orchestrator = await startOrchestrator({
     config,
     logger,
     fleet,
     autoscaler: { slotsPerNode: maxContainersPerNodeDefault, scaleInCooldownMs: options.scaleInCooldownMs },
   });
+  orchestratorRef = orchestrator;
   options.onProgress(`orchestrator: listening on ${orchestrator.url}`);
   options.onProgress(`fleet: starting ${options.minNodes} node(s) (up to ${options.maxNodes})…`);
+  const fleetStartedMs = Date.now();
   await fleet.start();
+  const beating = await waitForNodeHeartbeats(orchestrator.store, {
+    count: options.minNodes,
+    sinceMs: fleetStartedMs,
+  });
+  options.onProgress(
+    beating
+      ? `fleet: ${options.minNodes} node(s) ready`
+      : `fleet: not all ${options.minNodes} node(s) have reported yet; see ${join(dataDir, 'nodes')}/<node>/agent.log`,
+  );
 
   const token = await issueApiToken(
     orchestrator.keyRing,

@@ -325,7 +325,9 @@ function planStopped(pass: Pass, nodeLost: boolean): void {
   removeDuplicates(pass, live, draft.volumeNodeName);
 
   if (draft.phase !== 'Stopped') {
-    draft.stopReason = nodeLost ? 'NodeLost' : 'User';
+    // An idle stop recorded earlier stays the reason even if a late copy had to be stopped too
+    // (a start resent on a lagging report can race the node's idle stop).
+    draft.stopReason = nodeLost ? 'NodeLost' : draft.stopReason === 'Idle' ? 'Idle' : 'User';
   }
   draft.phase = 'Stopped';
   delete draft.nodeName;
@@ -387,6 +389,8 @@ function planRunning(pass: Pass): void {
     return;
   }
 
+  // Wanted running again: an earlier idle stop no longer explains anything.
+  if (draft.stopReason === 'Idle') delete draft.stopReason;
   if (draft.phase === 'Failed') {
     // A new generation after a failure is the user's retry: start counting afresh.
     delete draft.restartCount;

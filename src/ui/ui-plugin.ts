@@ -1,5 +1,5 @@
 import type {} from '@fastify/swagger';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,7 @@ export async function uiPlugin(app: FastifyInstance): Promise<void> {
   );
   const send = (name: keyof typeof assets) => {
     const file = files.get(name)!;
-    return async (_request: unknown, reply: import('fastify').FastifyReply) =>
+    return async (_request: unknown, reply: FastifyReply) =>
       reply
         .header('content-type', file.type)
         .header('content-security-policy', contentSecurityPolicy)

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { EnsureRunningRequest } from '../../src/model/agent-protocol.js';
 import { containerNameFor } from '../../src/model/codespace.js';
 import type { ObservedContainer } from '../../src/model/node.js';
+import { ProcessRuntime } from '../../src/node-agent/runtime/process-runtime.js';
 import { generateSigningKey, issueAgentToken, nodeAudience, SigningKeyRing } from '../../src/tokens/index.js';
 import {
   aSpec,
@@ -45,7 +46,11 @@ export interface AgentAnswer {
 
 export interface AgentCluster {
   orchestrator: FakeOrchestrator;
-  aNode(label: string, portRangeStart: number): Promise<AgentNode>;
+  aNode(
+    label: string,
+    portRangeStart: number,
+    options?: { runtime?: 'docker' | 'process' },
+  ): Promise<AgentNode>;
   send(
     node: AgentNode,
     method: string,
@@ -61,7 +66,7 @@ export async function startAgentCluster(): Promise<AgentCluster> {
   const nodes: AgentNode[] = [];
   return {
     orchestrator,
-    aNode: async (label, portRangeStart) => {
+    aNode: async (label, portRangeStart, options = {}) => {
       const name = `it-${label}-${process.pid}`;
       const dataDir = mkdtempSync(join(tmpdir(), `codeyard-${label}-`));
       const env = {
@@ -70,7 +75,7 @@ export async function startAgentCluster(): Promise<AgentCluster> {
         CODEYARD_AGENT_PORT: String(await freeLoopbackPort()),
         CODEYARD_ORCHESTRATOR_URL: orchestrator.url,
         CODEYARD_JOIN_SECRET: 'integration-join-secret',
-        CODEYARD_RUNTIME: 'docker',
+        CODEYARD_RUNTIME: options.runtime ?? 'docker',
         CODEYARD_PORT_RANGE: `${portRangeStart}-${portRangeStart + portsPerNode - 1}`,
         CODEYARD_WORKSPACE_IMAGE: testWorkspaceImage,
         CODEYARD_HEARTBEAT_INTERVAL_MS: '500',
@@ -110,6 +115,8 @@ export async function startAgentCluster(): Promise<AgentCluster> {
       for (const node of nodes) {
         await node.agent?.kill('SIGKILL');
         removeDockerNode(node.name);
+        const processes = new ProcessRuntime({ nodeName: node.name, dataDir: node.dataDir });
+        for (const workload of await processes.list()) await processes.remove(workload.uid);
         rmSync(node.dataDir, { recursive: true, force: true });
       }
       await orchestrator.close();

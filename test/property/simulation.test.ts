@@ -125,6 +125,17 @@ const regressions: SimSchedule[] = [
       { atSec: 28, event: { kind: 'beats', node: 1, mode: 'delay', forSec: 7 } },
     ],
   },
+  // A start resent on a lagging (delayed) report raced the node's idle stop; the later stop of
+  // the restarted copy overwrote the Idle reason, so running=false looked like a lost user wish.
+  {
+    nodeCount: 2,
+    slotsPerNode: 2,
+    events: [
+      { atSec: 2, event: { kind: 'beats', node: 0, mode: 'delay', forSec: 19 } },
+      { atSec: 15, event: { kind: 'idleStop', node: 0, pick: 0 } },
+      { atSec: 5, event: { kind: 'create', running: true } },
+    ],
+  },
   // More codespaces than slots: waiting in Pending for room is the right answer, not a failure.
   {
     nodeCount: 2,

@@ -72,7 +72,9 @@ export const getCommand: Command = {
 function runningCommand(name: 'start' | 'stop', running: boolean): Command {
   return {
     name,
-    summary: running ? 'start a stopped codespace (its files are kept)' : 'stop a codespace (its files are kept)',
+    summary: running
+      ? 'start a stopped codespace (its files are kept)'
+      : 'stop a codespace (its files are kept)',
     usage: `codeyard ${name} NAME`,
     async run(argv, io) {
       const { values, positionals } = parseCommandArgs(argv, {});

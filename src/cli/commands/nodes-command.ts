@@ -32,7 +32,11 @@ export const nodesCommand: Command = {
     }
     const rows = nodes.map((n) => {
       const ready = n.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-      const status = [ready ? 'Ready' : 'NotReady', n.unschedulable ? 'Cordoned' : '', n.draining ? 'Draining' : '']
+      const status = [
+        ready ? 'Ready' : 'NotReady',
+        n.unschedulable ? 'Cordoned' : '',
+        n.draining ? 'Draining' : '',
+      ]
         .filter(Boolean)
         .join(',');
       const used = n.capacity.slots - n.allocatable.slots;

@@ -14,7 +14,9 @@ export const openCommand: Command = {
     else io.out(grant.url);
     if (values.browser && isInteractive()) {
       // xdg-open detaches; a missing opener is not an error, the URL is printed above.
-      spawn('xdg-open', [grant.url], { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
+      spawn('xdg-open', [grant.url], { stdio: 'ignore', detached: true })
+        .on('error', () => undefined)
+        .unref();
     }
     return 0;
   },

@@ -33,7 +33,8 @@ export const tokenCommand: Command = {
       'data-dir': { type: 'string' },
     });
     if (!values.user) throw usageError('usage: codeyard token --user USER [--admin] [--ttl 24h]');
-    if (!new RegExp(userIdPattern).test(values.user)) throw usageError(`--user "${values.user}" is not a valid user id`);
+    if (!new RegExp(userIdPattern).test(values.user))
+      throw usageError(`--user "${values.user}" is not a valid user id`);
     const ring = await loadOrCreateKeyRing(signingKeysPath(dataDirFrom({ dataDir: values['data-dir'] })));
     const token = await issueApiToken(
       ring,

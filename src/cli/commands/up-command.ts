@@ -26,7 +26,8 @@ function localUser(): string {
 
 export const upCommand: Command = {
   name: 'up',
-  summary: 'run the whole platform on this machine: API, web UI, reconciler and a local fleet (Ctrl-C stops it)',
+  summary:
+    'run the whole platform on this machine: API, web UI, reconciler and a local fleet (Ctrl-C stops it)',
   usage:
     'codeyard up [--port 8420] [--host 127.0.0.1] [--nodes 1] [--max-nodes 3] [--runtime auto|docker|process] [--data-dir .codeyard] [--scale-in-after 300] [--log-level info]',
   async run(argv, io) {

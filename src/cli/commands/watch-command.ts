@@ -15,7 +15,10 @@ export const watchCommand: Command = {
     const byName = new Map<string, Codespace>(list.items.map((c) => [c.metadata.name, c]));
     const interactive = isInteractive() && !values.json;
     const redraw = () => {
-      const table = renderCodespaces([...byName.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)), io.nowMs());
+      const table = renderCodespaces(
+        [...byName.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)),
+        io.nowMs(),
+      );
       io.out(interactive ? `\x1b[2J\x1b[H${table}` : table);
     };
     if (!values.json) redraw();

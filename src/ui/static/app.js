@@ -77,6 +77,8 @@ function render() {
   const tbody = $('#codespaces tbody');
   const items = [...state.codespaces.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   $('#empty').hidden = items.length > 0;
+  // An empty table of headers reads as a broken page; the empty-state line says it instead.
+  $('#codespaces').hidden = items.length === 0;
   tbody.replaceChildren(
     ...items.map((cs) => {
       const name = cs.metadata.name;

@@ -294,7 +294,22 @@ export async function runSimulation(schedule: SimSchedule, options: SimOptions):
       }
     }
     clock.advance(1_000);
-
+    if (debug !== undefined) {
+      // SIM_DEBUG=1: one line per codespace per step, with what every node holds.
+      const nodesView = fleet
+        .liveNodes()
+        .map(
+          (n) =>
+            `${n.name}:${[...n.containers.values()].map((c) => `${c.uid}/${c.state}/${c.stopReason ?? ''}`).join(',')}`,
+        )
+        .join(' ');
+      for (const c of (await store.listCodespaces()).items) {
+        const { generation, uid } = c.metadata;
+        debug(
+          `${sec}s ${uid} g${generation} running=${c.spec.running} ${c.status.phase} ${c.status.nodeName ?? '-'} ${c.status.stopReason ?? ''} | ${nodesView}`,
+        );
+      }
+    }
     const violation = await checkSafety(store, fleet, expected);
     if (violation !== undefined) {
       return {

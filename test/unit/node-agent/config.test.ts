@@ -33,6 +33,7 @@ describe('agent config', () => {
     );
     expect(() => loadAgentConfig({ CODEYARD_JOIN_SECRET: 'short' })).toThrow(/CODEYARD_JOIN_SECRET/);
     expect(() => loadAgentConfig({ CODEYARD_PROCESS_COMMAND: '"node"' })).toThrow(/JSON array/);
+    expect(() => loadAgentConfig({ CODEYARD_LOG_LEVEL: 'chatty' })).toThrow(/CODEYARD_LOG_LEVEL/);
   });
 
   it('reads the test knobs for idle timing', () => {

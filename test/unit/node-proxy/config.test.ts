@@ -11,10 +11,15 @@ describe('loadProxyConfig', () => {
       routingMode: 'subdomain',
       nodeDomain: 'localhost',
       secureCookies: false,
-      jwksUrl: 'http://127.0.0.1:7070/v1/jwks.json',
+      jwksUrl: 'http://127.0.0.1:8420/v1/jwks.json',
       dataDir: '/srv/.codeyard/node',
       sessionTtlSeconds: 43_200,
+      forwarder: 'native',
     });
+  });
+
+  it('selects the reply-from forwarder when asked', () => {
+    expect(loadProxyConfig({ CODEYARD_PROXY_FORWARDER: 'reply-from' }).forwarder).toBe('reply-from');
   });
 
   it('derives the JWKS URL from the orchestrator URL unless one is given', () => {
@@ -45,6 +50,7 @@ describe('loadProxyConfig', () => {
       { CODEYARD_SESSION_TTL_SECONDS: '5' },
       { CODEYARD_PROXY_SECURE_COOKIES: 'yes' },
       { CODEYARD_LOG_LEVEL: 'loud' },
+      { CODEYARD_PROXY_FORWARDER: 'undici' },
     ];
     for (const env of cases) {
       const name = Object.keys(env)[0]!;

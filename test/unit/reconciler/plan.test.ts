@@ -502,3 +502,36 @@ describe('planCodespace: our own blind spells', () => {
     expect(p.actions).toEqual([{ kind: 'ensureRunning', nodeName: 'n1' }]);
   });
 });
+
+describe('planCodespace: idle races', () => {
+  it('keeps Idle as the reason when a late copy must be stopped after the idle stop was recorded', () => {
+    const cs = aCodespace({
+      uid: 'u1',
+      running: false,
+      generation: 2,
+      phase: 'Stopping',
+      stopReason: 'Idle',
+      status: { conditions: [since('Progressing', 'Stopping', t0)] },
+    });
+    const n1 = aNode({
+      name: 'n1',
+      lastHeartbeatReceivedMs: t0 + 1000,
+      containers: [running('u1', { state: 'exited', stopReason: 'User' })],
+    });
+    const p = plan(cs, [judged(n1)], { nowMs: t0 + 2000 });
+    expect(p.status).toMatchObject({ phase: 'Stopped', stopReason: 'Idle' });
+  });
+
+  it('forgets the idle reason once the codespace is wanted running again', () => {
+    const cs = aCodespace({
+      uid: 'u1',
+      generation: 3,
+      phase: 'Stopped',
+      stopReason: 'Idle',
+      volumeNodeName: 'n1',
+    });
+    const p = plan(cs, [judged(aNode({ name: 'n1' }))]);
+    expect(p.status.stopReason).toBeUndefined();
+    expect(p.actions).toEqual([{ kind: 'place', nodeName: 'n1' }]);
+  });
+});

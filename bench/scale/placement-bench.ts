@@ -1,0 +1,272 @@
+import type { Codespace } from '../../src/model/codespace.js';
+import { systemClock } from '../../src/reconciler/clock.js';
+import { Controller } from '../../src/reconciler/controller.js';
+import { Fencer } from '../../src/reconciler/fencer.js';
+import type { RedisStore } from '../../src/store/redis/redis-store.js';
+import type { Store } from '../../src/store/store.js';
+import { processCpuMs } from '../lib/process-cpu.js';
+import type { CommandCounter } from './command-counter.js';
+import { nodeName, slotsPerNode } from './fleet-fixtures.js';
+import { NullAgentClient } from './null-agent-client.js';
+
+/** The controller's default worker count: its planning lock still makes placements one at a time. */
+export const controllerWorkers = 4;
+const leaseDurationMs = 3_600_000;
+
+export interface WindowResult {
+  readonly contender: 'ours' | 'null';
+  readonly fillStartPct: number;
+  readonly fillEndPct: number;
+  readonly placements: number;
+  readonly elapsedMs: number;
+  readonly placementsPerSecond: number;
+  readonly cpuMsPerPlacement: number;
+  readonly redisCommandsPerPlacement: number;
+  readonly redisRoundTripsPerPlacement: number;
+}
+
+/**
+ * The reconciler's controller against the seeded store, with a wrapper on the store that
+ * watches its writes: a placement is a status write that lands the codespace in Scheduled on a node.
+ */
+export class PlacementBench {
+  readonly controller: Controller;
+  readonly agents = new NullAgentClient();
+  /** Slots used per node (from every placement, ours or null). */
+  private readonly used = new Map<string, number>();
+  private readonly pending: string[];
+  private placed = 0;
+  private scheduledWrites = 0;
+
+  private constructor(
+    private readonly store: RedisStore,
+    private readonly counter: CommandCounter,
+    private readonly epoch: number,
+    private readonly nodeCount: number,
+    names: readonly string[],
+  ) {
+    this.pending = [...names];
+    const watched = new Proxy(store, {
+      get: (target, property, receiver) => {
+        if (property !== 'updateCodespace') {
+          const value: unknown = Reflect.get(target, property, receiver);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        }
+        return async (codespace: Codespace, options: Parameters<Store['updateCodespace']>[1]) => {
+          const written = await target.updateCodespace(codespace, options);
+          if (written.status.phase === 'Scheduled' && written.status.nodeName !== undefined) {
+            this.scheduledWrites += 1;
+          }
+          return written;
+        };
+      },
+    });
+    this.controller = new Controller({
+      store: watched,
+      agents: this.agents,
+      fencer: new Fencer({
+        fleet: {
+          describe: async () => ({ instances: [] }) as never,
+          terminate: async () => undefined,
+        },
+        clock: systemClock,
+      }),
+      clock: systemClock,
+      leaderEpoch: () => this.epoch,
+      config: { maxContainersPerNode: slotsPerNode },
+    });
+  }
+
+  /** Takes the leader lease (so status writes pass the epoch fence) and relists. */
+  static async start(options: {
+    store: RedisStore;
+    counter: CommandCounter;
+    nodeCount: number;
+    codespaceNames: readonly string[];
+  }): Promise<PlacementBench> {
+    const lease = await options.store.tryAcquireLeadership({ holder: 'scale-bench', leaseDurationMs });
+    if (!lease.acquired) throw new Error('the benchmark could not take the leader lease');
+    const bench = new PlacementBench(
+      options.store,
+      options.counter,
+      lease.epoch,
+      options.nodeCount,
+      options.codespaceNames,
+    );
+    await bench.controller.onStartedLeading();
+    return bench;
+  }
+
+  get fillPct(): number {
+    return (100 * this.placed) / (this.nodeCount * slotsPerNode);
+  }
+
+  get remaining(): number {
+    return this.pending.length;
+  }
+
+  /** Ours: the controller's real reconcile of each key (plan + fenced CAS write + commands). */
+  async runOurs(count: number): Promise<WindowResult> {
+    const names = this.pending.splice(0, count);
+    return this.measure(
+      'ours',
+      names.length,
+      async () => {
+        let next = 0;
+        const worker = async (): Promise<void> => {
+          while (next < names.length) {
+            const name = names[next++] as string;
+            await this.controller.reconcile(`cs/${name}`);
+          }
+        };
+        await Promise.all(Array.from({ length: controllerWorkers }, worker));
+        return this.scheduledWrites;
+      },
+      () => this.recountFromController(names),
+    );
+  }
+
+  /**
+   * Null placer: the same fenced CAS status write, one at a time as the controller's planning lock
+   * makes them, with the node taken from an array computed before the clock starts.
+   */
+  async runNull(count: number): Promise<WindowResult> {
+    const names = this.pending.splice(0, count);
+    const cache = new Map(this.controller.cachedCodespaces().map((c) => [c.metadata.name, c]));
+    const targets = this.freeSlots(names.length);
+    const items = names.map((name, i) => ({
+      codespace: cache.get(name) as Codespace,
+      node: targets[i] as string,
+    }));
+    const written: Codespace[] = [];
+    const result = await this.measure(
+      'null',
+      items.length,
+      async () => {
+        const nowIso = new Date().toISOString();
+        for (const { codespace, node } of items) {
+          written.push(
+            await this.store.updateCodespace(scheduledOn(codespace, node, nowIso), {
+              expectedResourceVersion: codespace.metadata.resourceVersion,
+              fence: { leaderEpoch: this.epoch },
+            }),
+          );
+        }
+        return written.length;
+      },
+      () => undefined,
+    );
+    // What the watch would deliver: the controller sees these slots as taken.
+    for (const object of written) {
+      this.controller.applyWatchEvent({
+        type: 'MODIFIED',
+        resourceVersion: Number(object.metadata.resourceVersion),
+        object,
+      });
+      this.take(object.status.nodeName as string);
+    }
+    return result;
+  }
+
+  /** Fills up to `targetPct` with the null placer, untimed (to reach the high-fill windows). */
+  async fillTo(targetPct: number): Promise<void> {
+    const target = Math.floor((targetPct / 100) * this.nodeCount * slotsPerNode);
+    while (this.placed < target && this.pending.length > 0) {
+      await this.runNull(Math.min(1000, target - this.placed));
+    }
+  }
+
+  private async measure(
+    contender: 'ours' | 'null',
+    expected: number,
+    work: () => Promise<number>,
+    after: () => void,
+  ): Promise<WindowResult> {
+    const fillStartPct = this.fillPct;
+    const before = this.counter.snapshot();
+    const scheduledBefore = this.scheduledWrites;
+    const cpuBefore = processCpuMs(process.pid);
+    const started = performance.now();
+    const reached = await work();
+    const elapsedMs = performance.now() - started;
+    const cpuMs = processCpuMs(process.pid) - cpuBefore;
+    const after_ = this.counter.snapshot();
+    const placements = contender === 'ours' ? reached - scheduledBefore : reached;
+    if (placements !== expected) {
+      throw new Error(`${contender}: ${placements} of ${expected} codespaces reached Scheduled`);
+    }
+    after();
+    if (contender === 'ours') this.placed += placements;
+    return {
+      contender,
+      fillStartPct,
+      fillEndPct:
+        contender === 'ours'
+          ? this.fillPct
+          : fillStartPct + (100 * placements) / (this.nodeCount * slotsPerNode),
+      placements,
+      elapsedMs,
+      placementsPerSecond: (placements * 1000) / elapsedMs,
+      cpuMsPerPlacement: cpuMs / placements,
+      redisCommandsPerPlacement: (after_.commands - before.commands) / placements,
+      redisRoundTripsPerPlacement: (after_.roundTrips - before.roundTrips) / placements,
+    };
+  }
+
+  private recountFromController(names: readonly string[]): void {
+    const wanted = new Set(names);
+    for (const c of this.controller.cachedCodespaces()) {
+      if (wanted.has(c.metadata.name) && c.status.nodeName !== undefined) {
+        this.used.set(c.status.nodeName, (this.used.get(c.status.nodeName) ?? 0) + 1);
+      }
+    }
+  }
+
+  private take(node: string): void {
+    this.used.set(node, (this.used.get(node) ?? 0) + 1);
+    this.placed += 1;
+  }
+
+  /** One node name per free slot, node by node (binpack order), for `count` placements. */
+  private freeSlots(count: number): string[] {
+    const slots: string[] = [];
+    for (let i = 0; i < this.nodeCount && slots.length < count; i += 1) {
+      const name = nodeName(i);
+      const free = slotsPerNode - (this.used.get(name) ?? 0);
+      for (let s = 0; s < free && slots.length < count; s += 1) slots.push(name);
+    }
+    if (slots.length < count) throw new Error(`only ${slots.length} free slots for ${count} placements`);
+    return slots;
+  }
+}
+
+/** The status a placement writes (as the planner's `placeCodespace` does), on a given node. */
+function scheduledOn(codespace: Codespace, node: string, nowIso: string): Codespace {
+  const message = `placed on node ${node}`;
+  return {
+    ...codespace,
+    status: {
+      ...codespace.status,
+      phase: 'Scheduled',
+      nodeName: node,
+      url: `http://127.0.0.1:1/codespaces/${codespace.metadata.name}/`,
+      conditions: [
+        { type: 'Scheduled', status: 'True', reason: 'Placed', message, lastTransitionTime: nowIso },
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'Scheduled',
+          message: `waiting for node ${node} to start it`,
+          lastTransitionTime: nowIso,
+        },
+        {
+          type: 'Progressing',
+          status: 'True',
+          reason: 'Scheduled',
+          message: `${message}; asking it to start the container`,
+          lastTransitionTime: nowIso,
+        },
+      ],
+    },
+  };
+}
