@@ -41,8 +41,8 @@ function reportProblems(logPath: string): void {
 }
 
 /**
- * The real orchestrator process (`src/orchestrator/main.ts`, fastify + RedisStore), pinned to the
- * system-under-test core, with production settings except the limits a benchmark must lift:
+ * The orchestrator's real HTTP API in its own process (`api-server-process.ts`: the fastify app
+ * and RedisStore main.ts builds, without the reconciler), pinned to the system-under-test core, with production settings except the limits a benchmark must lift:
  * rate limit, watches per token, codespaces per owner. Logs at the default `info` level go to a
  * file (pino formats and writes every line, as in production); warnings and errors are echoed at stop.
  */
@@ -54,7 +54,7 @@ export async function startBenchOrchestrator(options: { redisUrl: string }): Pro
   const logPath = join(dataDir, 'orchestrator.log');
   const logFd = openSync(logPath, 'w');
   const started = startPinnedTsChild({
-    entry: 'src/orchestrator/main.ts',
+    entry: 'bench/lib/api-server-process.ts',
     cpu: systemUnderTestCpu,
     ipc: false,
     stdout: logFd,

@@ -105,7 +105,9 @@ export async function writeKv(dataDir: string, upstreamPort: number, extraRoutes
 export async function startNodeProxy(options: {
   forwarder: 'native' | 'reply-from';
   dataDir: string;
+  /** The fake control plane's base URL; `agentId` names this proxy's activity counter. */
   controlPlaneUrl: string;
+  agentId: string;
   logFile: string;
 }): Promise<Sut> {
   const port = await freeLoopbackPort();
@@ -120,7 +122,7 @@ export async function startNodeProxy(options: {
       CODEYARD_PROXY_ROUTING_MODE: 'path',
       CODEYARD_DATA_DIR: options.dataDir,
       CODEYARD_JWKS_URL: `${options.controlPlaneUrl}/v1/jwks.json`,
-      CODEYARD_AGENT_URL: options.controlPlaneUrl,
+      CODEYARD_AGENT_URL: `${options.controlPlaneUrl}/agent/${options.agentId}`,
       CODEYARD_PROXY_FORWARDER: options.forwarder,
       CODEYARD_LOG_LEVEL: 'warn',
     },

@@ -156,7 +156,8 @@ async function main(): Promise<void> {
       const sut = await startNodeProxy({
         forwarder,
         dataDir: join(dir, data),
-        controlPlaneUrl: `${control.url}/agent/${id}`,
+        controlPlaneUrl: control.url,
+        agentId: id,
         logFile: proxyLog,
       });
       suts.push(sut);

@@ -59,7 +59,8 @@ export async function runSoak(options: { quick: boolean; durationMs?: number }):
     const proxy = await startNodeProxy({
       forwarder: 'native',
       dataDir: join(dir, 'data'),
-      controlPlaneUrl: `${control.url}/agent/soak`,
+      controlPlaneUrl: control.url,
+      agentId: 'soak',
       logFile: proxyLog,
     });
     suts.push(proxy);

@@ -32,12 +32,16 @@ export interface HeartbeatResult {
 async function drive(options: {
   nodes: number;
   rounds: number;
+  /** Added to every sequence: a later run's beats must be newer than an earlier run's. */
+  sequenceFrom: number;
   send: (beat: Heartbeat) => Promise<boolean>;
 }): Promise<{ beats: number; accepted: number; elapsedMs: number }> {
   const beats: Heartbeat[] = [];
   for (let round = 1; round <= options.rounds; round += 1) {
     for (let index = 0; index < options.nodes; index += 1) {
-      beats.push(fakeHeartbeat({ index, sequence: round, containers: containersPerBeat }));
+      beats.push(
+        fakeHeartbeat({ index, sequence: options.sequenceFrom + round, containers: containersPerBeat }),
+      );
     }
   }
   let next = 0;
@@ -57,11 +61,13 @@ export async function storeHeartbeats(options: {
   store: RedisStore;
   nodes: number;
   rounds: number;
+  sequenceFrom: number;
 }): Promise<HeartbeatResult> {
   const cpuBefore = processCpuMs(process.pid);
   const run = await drive({
     nodes: options.nodes,
     rounds: options.rounds,
+    sequenceFrom: options.sequenceFrom,
     send: async (beat) => (await options.store.applyHeartbeat(beat, { receivedAtMs: Date.now() })).accepted,
   });
   return summarize('store', run, processCpuMs(process.pid) - cpuBefore);
@@ -136,10 +142,9 @@ export async function httpHeartbeats(options: {
       return (JSON.parse(reply.body) as { accepted: boolean }).accepted;
     };
     // Warm-up: one round registers every node (and JIT-compiles the route).
-    await drive({ nodes: options.nodes, rounds: 1, send });
+    await drive({ nodes: options.nodes, rounds: 1, sequenceFrom: 0, send });
     const cpuBefore = processCpuMs(child.pid);
-    const run = await drive({ nodes: options.nodes, rounds: options.rounds, send: async (beat) =>
-      send({ ...beat, sequence: beat.sequence + 1 }) });
+    const run = await drive({ nodes: options.nodes, rounds: options.rounds, sequenceFrom: 1, send });
     const result = summarize('http', run, processCpuMs(child.pid) - cpuBefore);
     return { result, memory: memoryOf(child.pid) };
   } finally {

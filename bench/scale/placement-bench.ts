@@ -130,7 +130,7 @@ export class PlacementBench {
    * Null placer: the same fenced CAS status write, one at a time as the controller's planning lock
    * makes them, with the node taken from an array computed before the clock starts.
    */
-  async runNull(count: number): Promise<WindowResult> {
+  async runNull(count: number, options: { steady?: boolean } = {}): Promise<WindowResult> {
     const names = this.pending.splice(0, count);
     const cache = new Map(this.controller.cachedCodespaces().map((c) => [c.metadata.name, c]));
     const targets = this.freeSlots(names.length);
@@ -146,7 +146,7 @@ export class PlacementBench {
         const nowIso = new Date().toISOString();
         for (const { codespace, node } of items) {
           written.push(
-            await this.store.updateCodespace(scheduledOn(codespace, node, nowIso), {
+            await this.store.updateCodespace(scheduledOn(codespace, node, nowIso, options.steady ?? false), {
               expectedResourceVersion: codespace.metadata.resourceVersion,
               fence: { leaderEpoch: this.epoch },
             }),
@@ -168,11 +168,15 @@ export class PlacementBench {
     return result;
   }
 
-  /** Fills up to `targetPct` with the null placer, untimed (to reach the high-fill windows). */
+  /**
+   * Fills up to `targetPct` with the null placer, untimed (to reach the high-fill windows). These
+   * codespaces get the status the controller's next pass would give them (the start requested), so
+   * that a later full pass finds them with nothing to write.
+   */
   async fillTo(targetPct: number): Promise<void> {
     const target = Math.floor((targetPct / 100) * this.nodeCount * slotsPerNode);
     while (this.placed < target && this.pending.length > 0) {
-      await this.runNull(Math.min(1000, target - this.placed));
+      await this.runNull(Math.min(1000, target - this.placed), { steady: true });
     }
   }
 
@@ -240,9 +244,15 @@ export class PlacementBench {
   }
 }
 
-/** The status a placement writes (as the planner's `placeCodespace` does), on a given node. */
-function scheduledOn(codespace: Codespace, node: string, nowIso: string): Codespace {
+/**
+ * The status a placement writes (as the planner's `placeCodespace` does), on a given node; with
+ * `steady`, the one the pass after it writes (start requested), which further passes leave alone.
+ */
+function scheduledOn(codespace: Codespace, node: string, nowIso: string, steady: boolean): Codespace {
   const message = `placed on node ${node}`;
+  const progress = steady
+    ? `asking node ${node} to start the container`
+    : `${message}; asking it to start the container`;
   return {
     ...codespace,
     status: {
@@ -263,7 +273,7 @@ function scheduledOn(codespace: Codespace, node: string, nowIso: string): Codesp
           type: 'Progressing',
           status: 'True',
           reason: 'Scheduled',
-          message: `${message}; asking it to start the container`,
+          message: progress,
           lastTransitionTime: nowIso,
         },
       ],

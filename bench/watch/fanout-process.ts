@@ -75,6 +75,12 @@ async function startStorePhase(phase: Phase): Promise<void> {
       if (attempt > 0) phase.resumes += 1;
       // Exactly what a consumer does: watch from the last version seen; resume when cut off.
       for await (const event of store!.watchCodespaces({ fromResourceVersion: last, signal })) {
+        if (event.resourceVersion <= last) {
+          // The Store contract: every event after fromResourceVersion, in order, once. Say so loudly.
+          process.stderr.write(
+            `store watch delivered version ${event.resourceVersion} after ${last} (watch from ${from})\n`,
+          );
+        }
         last = event.resourceVersion;
         deliver(phase, ledger, event.object.metadata.labels, event.resourceVersion);
       }

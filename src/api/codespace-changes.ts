@@ -6,6 +6,8 @@ import { CodeyardError } from '../model/errors.js';
 export interface UserChange {
   spec: CodespaceSpec;
   labels: Record<string, string>;
+  /** Asking a Failed codespace to run is a retry: a new generation, so the reconciler tries again. */
+  retry?: boolean;
 }
 
 /**
@@ -17,7 +19,7 @@ export function applyUserChange(current: Readonly<Codespace>, change: UserChange
   if (current.metadata.deletionTimestamp !== undefined) {
     throw new CodeyardError('CONFLICT', `codespace "${current.metadata.name}" is being deleted`);
   }
-  const specChanged = !isDeepStrictEqual(current.spec, change.spec);
+  const specChanged = !isDeepStrictEqual(current.spec, change.spec) || change.retry === true;
   return {
     ...current,
     metadata: {
@@ -80,5 +82,6 @@ export function mergePatchChange(current: Readonly<Codespace>, patch: MergePatch
   const spec: CodespaceSpec = structuredClone(current.spec);
   if (patch.spec?.running !== undefined) spec.running = patch.spec.running;
   if (patch.spec?.idleTimeoutSeconds !== undefined) spec.idleTimeoutSeconds = patch.spec.idleTimeoutSeconds;
-  return { spec, labels };
+  const retry = patch.spec?.running === true && current.status.phase === 'Failed';
+  return { spec, labels, retry };
 }

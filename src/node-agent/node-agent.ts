@@ -70,6 +70,16 @@ export class NodeAgent {
       const current = await runtime.inspect(uid);
       const known = kv.get(uid);
       assertCurrentGeneration(uid, request.generation, { label: current?.generation, kv: known?.generation });
+      // An idle stop is final for its generation: a start resent at that generation (crossing the
+      // idle stop in flight) must not wake it. The orchestrator records running=false, and only a
+      // user's new start (a newer generation) runs it again.
+      if (
+        known?.stopReason === 'Idle' &&
+        current?.state !== 'running' &&
+        request.generation <= known.generation
+      ) {
+        return this.view(uid)!;
+      }
       const specHash = specHashOf(request.spec);
       if (
         current?.state === 'running' &&

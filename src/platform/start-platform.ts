@@ -29,6 +29,11 @@ export interface PlatformOptions {
   readonly scaleInCooldownMs: number;
   readonly logLevel: OrchestratorConfig['logLevel'];
   readonly onProgress: (line: string) => void;
+  /**
+   * Node names are `<prefix>1`, `<prefix>2`, … Docker labels carry them, so two platforms on one
+   * engine (parallel tests) need different prefixes or they would fence each other's containers.
+   */
+  readonly nodeNamePrefix?: string;
 }
 
 export interface RunningPlatform {
@@ -87,12 +92,15 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
   };
   const url = `http://${options.host}:${options.port}`;
+  // Set once the orchestrator exists; the fleet calls back only after it started nodes.
+  const started: { orchestrator?: RunningOrchestrator } = {};
   const fleet = new LocalFleetProvider({
     fleet: localFleetName,
     minSize: options.minNodes,
     maxSize: options.maxNodes,
     desiredCapacity: options.minNodes,
     dataRoot: join(dataDir, 'nodes'),
+    ...(options.nodeNamePrefix ? { namePrefix: options.nodeNamePrefix } : {}),
     orchestratorUrl: url,
     joinSecret: joinSecrets[localFleetName]!,
     launcher: processNodeLauncher({
@@ -109,17 +117,16 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     fenceWorkloads: runtime === 'docker' ? dockerWorkloadFence : processWorkloadFence,
     // Without a callback the provider opens no termination hook and kills a node at once;
     // with it, the orchestrator drains the node first (its watcher also sees the pending hook).
-    onTerminating: (nodeName) => orchestratorRef?.onTerminating(nodeName),
+    onTerminating: (nodeName) => started.orchestrator?.onTerminating(nodeName),
     logger: logger.child({ component: 'local-fleet' }),
   });
-  let orchestratorRef: RunningOrchestrator | undefined;
   const orchestrator = await startOrchestrator({
     config,
     logger,
     fleet,
     autoscaler: { slotsPerNode: maxContainersPerNodeDefault, scaleInCooldownMs: options.scaleInCooldownMs },
   });
-  orchestratorRef = orchestrator;
+  started.orchestrator = orchestrator;
   options.onProgress(`orchestrator: listening on ${orchestrator.url}`);
   options.onProgress(`fleet: starting ${options.minNodes} node(s) (up to ${options.maxNodes})…`);
   const fleetStartedMs = Date.now();

@@ -78,7 +78,9 @@ describe('the local fleet under the autoscaler', () => {
         `all ${codespaceCount} codespaces Running`,
         async () => {
           const all = await cluster.admin.list();
-          return all.length === codespaceCount && all.every((c) => c.status.phase === 'Running') ? all : undefined;
+          return all.length === codespaceCount && all.every((c) => c.status.phase === 'Running')
+            ? all
+            : undefined;
         },
         {
           timeoutMs: allRunningTimeoutMs,
@@ -101,7 +103,8 @@ describe('the local fleet under the autoscaler', () => {
       for (const c of running) perNode.set(c.status.nodeName!, (perNode.get(c.status.nodeName!) ?? 0) + 1);
       for (const count of perNode.values()) expect(count).toBeLessThanOrEqual(20);
 
-      for (const codespace of created) await clients.get(codespace.metadata.owner)!.delete(codespace.metadata.name);
+      for (const codespace of created)
+        await clients.get(codespace.metadata.owner)!.delete(codespace.metadata.name);
       await waitFor(
         'every codespace and container gone',
         async () =>
@@ -129,7 +132,8 @@ describe('the local fleet under the autoscaler', () => {
       expect(new Set(sampler.seenRunning.keys())).toEqual(new Set(created.map((c) => c.metadata.uid)));
       expect(sampler.samples).toBeGreaterThan(10);
       // Volumes go with their codespaces.
-      for (const codespace of created) expect(await cluster.docker.volumeExists(codespace.metadata.uid)).toBe(false);
+      for (const codespace of created)
+        expect(await cluster.docker.volumeExists(codespace.metadata.uid)).toBe(false);
     },
     testTimeoutMs,
   );

@@ -82,7 +82,8 @@ afterAll(async () => {
   redisClient?.disconnect();
   await redis?.stop();
   await docker.removeAll({ nodePrefix, uids });
-  if (dataDir && process.env.CODEYARD_E2E_KEEP_DATA === undefined) await rm(dataDir, { recursive: true, force: true });
+  if (dataDir && process.env.CODEYARD_E2E_KEEP_DATA === undefined)
+    await rm(dataDir, { recursive: true, force: true });
 });
 
 describe('leader failover with real orchestrator processes', () => {
@@ -99,15 +100,22 @@ describe('leader failover with real orchestrator processes', () => {
         CODEYARD_LOG_LEVEL: 'info',
       };
       const common = { dataDir, redisUrl: redis.url, env, logDir: join(dataDir, 'logs') };
-      replicaA = await OrchestratorProcess.start({ ...common, name: 'replica-a', port: await freeLoopbackPort() });
+      replicaA = await OrchestratorProcess.start({
+        ...common,
+        name: 'replica-a',
+        port: await freeLoopbackPort(),
+      });
       const leaseOfA = await waitFor('replica A to take the lease', lease, { timeoutMs: leaseWaitTimeoutMs });
       // B starts after A created the signing keys in the shared data dir, so it loads the same ones.
-      replicaB = await OrchestratorProcess.start({ ...common, name: 'replica-b', port: await freeLoopbackPort() });
+      replicaB = await OrchestratorProcess.start({
+        ...common,
+        name: 'replica-b',
+        port: await freeLoopbackPort(),
+      });
       expect(await lease()).toEqual(leaseOfA);
 
       const keyRing = await loadOrCreateKeyRing(dataDirPaths(dataDir).signingKeys);
       const adminToken = await issueApiToken(keyRing, { user: 'e2e-admin', role: 'admin' });
-      const adminA = new ApiClient(replicaA.url, adminToken);
       const adminB = new ApiClient(replicaB.url, adminToken);
 
       fleet = new LocalFleetProvider({
@@ -152,8 +160,7 @@ describe('leader failover with real orchestrator processes', () => {
       // Containers appear in Docker before heartbeats report them: trigger on Docker, not on phases.
       await waitFor(
         `replica A to start ${containersBeforeKill} containers`,
-        async () =>
-          (await docker.containers(nodePrefix)).length >= containersBeforeKill ? true : undefined,
+        async () => ((await docker.containers(nodePrefix)).length >= containersBeforeKill ? true : undefined),
         { timeoutMs: allRunningTimeoutMs, intervalMs: 100 },
       );
       const atKill = phaseCounts(await adminB.list());
@@ -176,7 +183,9 @@ describe('leader failover with real orchestrator processes', () => {
         `all ${codespaceCount} codespaces Running under replica B`,
         async () => {
           const all = await adminB.list();
-          return all.length === codespaceCount && all.every((c) => c.status.phase === 'Running') ? all : undefined;
+          return all.length === codespaceCount && all.every((c) => c.status.phase === 'Running')
+            ? all
+            : undefined;
         },
         {
           timeoutMs: allRunningTimeoutMs,
@@ -186,13 +195,19 @@ describe('leader failover with real orchestrator processes', () => {
       await sampler.stop();
 
       // None lost, none doubled: exactly one running container per codespace, where status says.
-      expect(new Set(running.map((c) => c.metadata.uid))).toEqual(new Set(created.map((c) => c.metadata.uid)));
+      expect(new Set(running.map((c) => c.metadata.uid))).toEqual(
+        new Set(created.map((c) => c.metadata.uid)),
+      );
       const containers = await docker.containers(nodePrefix);
       expect(containers).toHaveLength(codespaceCount);
       for (const codespace of running) {
         const mine = containers.filter((c) => c.uid === codespace.metadata.uid);
         expect(mine, codespace.metadata.name).toHaveLength(1);
-        expect(mine[0]).toMatchObject({ state: 'running', node: codespace.status.nodeName, name: codespace.metadata.name });
+        expect(mine[0]).toMatchObject({
+          state: 'running',
+          node: codespace.status.nodeName,
+          name: codespace.metadata.name,
+        });
         expect(codespace.status.observedGeneration).toBe(codespace.metadata.generation);
       }
       expect(sampler.violations).toEqual([]);

@@ -72,7 +72,9 @@ describe('a codespace through its whole life on a real cluster', () => {
       expect(session.base).toBe(`${proxyUrl}/cs/${name}`);
       const home = await session.fetch('/');
       expect(home.status).toBe(200);
-      expect((await session.fetch('/files/hello.txt', { method: 'PUT', body: fileBody })).status).toBeLessThan(300);
+      expect(
+        (await session.fetch('/files/hello.txt', { method: 'PUT', body: fileBody })).status,
+      ).toBeLessThan(300);
       expect(await session.fetch('/files/hello.txt')).toMatchObject({ status: 200, body: fileBody });
 
       // Stop: Stopped by the user, container gone or exited, volume kept.
@@ -100,9 +102,13 @@ describe('a codespace through its whole life on a real cluster', () => {
 
       // Delete: the object goes (404), and with it container and volume.
       await alice.delete(name);
-      await waitFor(`${name} removed`, async () => ((await alice.get(name)).status === 404 ? true : undefined), {
-        timeoutMs: settleTimeoutMs,
-      });
+      await waitFor(
+        `${name} removed`,
+        async () => ((await alice.get(name)).status === 404 ? true : undefined),
+        {
+          timeoutMs: settleTimeoutMs,
+        },
+      );
       await waitFor(
         `${name}'s container and volume removed`,
         async () =>

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Codespace } from '../../src/model/codespace.js';
 import { phaseCounts, ProxySession, waitFor, type ApiClient } from '../support/e2e-api.js';
@@ -41,8 +43,8 @@ async function allInPhase(phase: string, count: number): Promise<Codespace[] | u
   return all.length === count && all.every((c) => c.status.phase === phase) ? all : undefined;
 }
 
-async function readyNodesInStore(): Promise<string[]> {
-  const response = await cluster.admin.request<{ items: { name: string; ready?: boolean }[] }>('GET', '/v1/nodes');
+async function nodesKnownToOrchestrator(): Promise<string[]> {
+  const response = await cluster.admin.request<{ items: { name: string }[] }>('GET', '/v1/nodes');
   return response.status === 200 ? response.body.items.map((n) => n.name) : [];
 }
 
@@ -62,7 +64,10 @@ describe('the termination lifecycle hook on a real local fleet', () => {
       const running = await waitFor(
         `${codespaceCount} codespaces Running`,
         () => allInPhase('Running', codespaceCount),
-        { timeoutMs: settleTimeoutMs, describe: async () => JSON.stringify(phaseCounts(await cluster.admin.list())) },
+        {
+          timeoutMs: settleTimeoutMs,
+          describe: async () => JSON.stringify(phaseCounts(await cluster.admin.list())),
+        },
       );
       const doomed = running[0]!.status.nodeName!;
       expect(new Set(running.map((c) => c.status.nodeName))).toEqual(new Set([doomed]));
@@ -79,7 +84,7 @@ describe('the termination lifecycle hook on a real local fleet', () => {
         async () => {
           const fleet = await cluster.fleet.describe();
           const other = fleet.instances.filter((i) => i.nodeName !== doomed && i.lifecycle === 'InService');
-          const known = await readyNodesInStore();
+          const known = await nodesKnownToOrchestrator();
           return other.length === 1 && known.includes(other[0]!.nodeName) ? [other[0]!.nodeName] : undefined;
         },
         { timeoutMs: settleTimeoutMs },
@@ -97,20 +102,25 @@ describe('the termination lifecycle hook on a real local fleet', () => {
         `${doomed} Terminated after its lifecycle action completed`,
         async () => {
           const fleet = await cluster.fleet.describe();
-          return fleet.instances.find((i) => i.nodeName === doomed)?.lifecycle === 'Terminated' ? true : undefined;
+          return fleet.instances.find((i) => i.nodeName === doomed)?.lifecycle === 'Terminated'
+            ? true
+            : undefined;
         },
         { timeoutMs: settleTimeoutMs },
       );
       // Its processes have exited: neither its agent nor its proxy answers.
       await expect(fetch(`${doomedSpec.agentUrl}/healthz`)).rejects.toThrow();
       await expect(fetch(`${doomedSpec.proxyUrl}/healthz`)).rejects.toThrow();
-      const log = await import('node:fs/promises').then((fs) =>
-        fs.readFile(`${cluster.dataDir}/orchestrator.log`, 'utf8'),
+      const log = await readFile(join(cluster.dataDir, 'orchestrator.log'), 'utf8');
+      expect(log).toMatch(
+        new RegExp(`"node":"${doomed}".*"outcome":"drained".*"lifecycle action completed"`),
       );
-      expect(log).toMatch(new RegExp(`"node":"${doomed}".*"outcome":"drained".*"lifecycle action completed"`));
       // No container is left on the terminated node; every volume is kept.
-      expect((await cluster.docker.containers(cluster.nodePrefix)).filter((c) => c.node === doomed)).toEqual([]);
-      for (const codespace of created) expect(await cluster.docker.volumeExists(codespace.metadata.uid)).toBe(true);
+      expect((await cluster.docker.containers(cluster.nodePrefix)).filter((c) => c.node === doomed)).toEqual(
+        [],
+      );
+      for (const codespace of created)
+        expect(await cluster.docker.volumeExists(codespace.metadata.uid)).toBe(true);
 
       // Every codespace settles Running elsewhere or Stopped with reason NodeTerminating.
       const settled = await waitFor(
@@ -124,7 +134,10 @@ describe('the termination lifecycle hook on a real local fleet', () => {
           );
           return all.length === codespaceCount && done ? all : undefined;
         },
-        { timeoutMs: settleTimeoutMs, describe: async () => JSON.stringify(phaseCounts(await cluster.admin.list())) },
+        {
+          timeoutMs: settleTimeoutMs,
+          describe: async () => JSON.stringify(phaseCounts(await cluster.admin.list())),
+        },
       );
       const outcome = phaseCounts(settled);
       console.info(`termination-hook policy observed: ${JSON.stringify(outcome)} after draining ${doomed}`);
@@ -139,7 +152,10 @@ describe('the termination lifecycle hook on a real local fleet', () => {
           const all = await allInPhase('Running', codespaceCount);
           return all?.every((c) => c.status.nodeName === survivor) ? all : undefined;
         },
-        { timeoutMs: settleTimeoutMs, describe: async () => JSON.stringify(phaseCounts(await cluster.admin.list())) },
+        {
+          timeoutMs: settleTimeoutMs,
+          describe: async () => JSON.stringify(phaseCounts(await cluster.admin.list())),
+        },
       );
       for (const codespace of moved) {
         const container = await cluster.docker.containerOf(codespace.metadata.uid);

@@ -96,7 +96,8 @@ export function e2eFleetIsolation(): { nodePrefix: string; containerPortBase: nu
   return {
     nodePrefix: `e2e${randomBytes(3).toString('hex')}-`,
     containerPortBase:
-      containerPortBaseMin + Math.floor(Math.random() * (containerPortBaseSpanBlocks - 10)) * containerPortsPerNode,
+      containerPortBaseMin +
+      Math.floor(Math.random() * (containerPortBaseSpanBlocks - 10)) * containerPortsPerNode,
   };
 }
 

@@ -60,7 +60,11 @@ export class ApiClient {
   }
 
   async stop(name: string): Promise<Codespace> {
-    return expectStatus(await this.request<Codespace>('POST', `/v1/codespaces/${name}/stop`), [200], `stop ${name}`);
+    return expectStatus(
+      await this.request<Codespace>('POST', `/v1/codespaces/${name}/stop`),
+      [200],
+      `stop ${name}`,
+    );
   }
 
   async start(name: string): Promise<Codespace> {
@@ -103,7 +107,10 @@ export class ProxySession {
   ) {}
 
   static async open(access: { url: string }): Promise<ProxySession> {
-    const response = await fetch(access.url, { redirect: 'manual', signal: AbortSignal.timeout(requestTimeoutMs) });
+    const response = await fetch(access.url, {
+      redirect: 'manual',
+      signal: AbortSignal.timeout(requestTimeoutMs),
+    });
     await response.body?.cancel();
     if (response.status !== 302) throw new Error(`access URL answered ${response.status}, not 302`);
     const cookies = response.headers.getSetCookie().map((c) => c.split(';')[0]!);

@@ -61,9 +61,12 @@ export class ClusterSampler {
     const perUid = new Map<string, string[]>();
     for (const c of containers) perUid.set(c.uid, [...(perUid.get(c.uid) ?? []), c.node]);
     for (const [uid, nodes] of perUid) {
-      if (nodes.length > 1) this.violations.push(`uid ${uid} has ${nodes.length} containers on ${nodes.join(', ')}`);
+      if (nodes.length > 1)
+        this.violations.push(`uid ${uid} has ${nodes.length} containers on ${nodes.join(', ')}`);
     }
-    const live = fleet.instances.filter((i) => i.lifecycle === 'Pending' || i.lifecycle === 'InService').length;
+    const live = fleet.instances.filter(
+      (i) => i.lifecycle === 'Pending' || i.lifecycle === 'InService',
+    ).length;
     this.maxLiveNodes = Math.max(this.maxLiveNodes, live);
     if (live > fleet.maxSize) this.violations.push(`${live} live nodes, above the maximum ${fleet.maxSize}`);
     for (const codespace of codespaces) this.noteCodespace(codespace);

@@ -29,7 +29,7 @@ export const upCommand: Command = {
   summary:
     'run the whole platform on this machine: API, web UI, reconciler and a local fleet (Ctrl-C stops it)',
   usage:
-    'codeyard up [--port 8420] [--host 127.0.0.1] [--nodes 1] [--max-nodes 3] [--runtime auto|docker|process] [--data-dir .codeyard] [--scale-in-after 300] [--log-level info]',
+    'codeyard up [--port 8420] [--host 127.0.0.1] [--nodes 1] [--max-nodes 3] [--runtime auto|docker|process] [--data-dir .codeyard] [--scale-in-after 300] [--node-prefix local-] [--log-level info]',
   async run(argv, io) {
     const { values } = parseCommandArgs(argv, {
       port: { type: 'string', default: '8420' },
@@ -40,7 +40,12 @@ export const upCommand: Command = {
       'data-dir': { type: 'string' },
       'scale-in-after': { type: 'string', default: '300' },
       'log-level': { type: 'string', default: 'info' },
+      'node-prefix': { type: 'string', default: 'local-' },
     });
+    const nodePrefix = values['node-prefix'];
+    if (!/^[a-z][a-z0-9-]{0,40}$/.test(nodePrefix)) {
+      throw usageError(`--node-prefix must be lower-case letters, digits and dashes, got "${nodePrefix}"`);
+    }
     const runtime = values.runtime;
     if (runtime !== 'auto' && runtime !== 'docker' && runtime !== 'process') {
       throw usageError(`--runtime must be auto, docker or process, got "${runtime}"`);
@@ -62,6 +67,7 @@ export const upCommand: Command = {
       user: localUser(),
       scaleInCooldownMs: integerFlag('scale-in-after', values['scale-in-after'], 10, 86_400) * 1000,
       logLevel,
+      nodeNamePrefix: nodePrefix,
       onProgress: (line) => io.out(line),
     });
     const configPath = cliConfigPath();

@@ -291,6 +291,25 @@ describe('POST /v1/codespaces/{name}/start and /stop', () => {
   });
 });
 
+describe('starting a Failed codespace', () => {
+  it('is a retry: a new generation even though spec.running was already true', async () => {
+    await create(alice, 'broken');
+    const current = (await harness.store.getCodespace('broken'))!;
+    await harness.store.updateCodespace(
+      { ...current, status: { ...current.status, phase: 'Failed' } },
+      { expectedResourceVersion: current.metadata.resourceVersion },
+    );
+    const started = await harness.app.inject({
+      method: 'POST',
+      url: '/v1/codespaces/broken/start',
+      headers: alice,
+    });
+    expect(started.statusCode).toBe(200);
+    expect(started.json<Codespace>().spec.running).toBe(true);
+    expect(started.json<Codespace>().metadata.generation).toBe(current.metadata.generation + 1);
+  });
+});
+
 describe('DELETE /v1/codespaces/{name}', () => {
   it('removes a never-placed codespace at once: 200 with a removed marker', async () => {
     const created = await create(alice, 'gone');

@@ -66,3 +66,31 @@ describe('IdleMonitor', () => {
     expect(h.ports.portOf('uid-idle')).toBeUndefined();
   });
 });
+
+describe('an idle stop', () => {
+  let h: Harness | undefined;
+  afterEach(async () => h?.close());
+
+  it('is final for its generation: a start resent at that generation does not wake the workspace, a newer one does', async () => {
+    h = await startHarness({ portStart: 43_470 });
+    const headers = { authorization: `Bearer ${await h.token()}` };
+    const ensure = (generation: number) =>
+      h!.app.inject({
+        method: 'PUT',
+        url: '/v1/codespaces/uid-nap',
+        headers,
+        payload: anEnsureRequest({ name: 'nap', generation }),
+      });
+    expect((await ensure(1)).statusCode).toBe(200);
+    h.kv.update('uid-nap', { startedAt: iso(Date.now() - 1_200_000) });
+    await new IdleMonitor({ agent: h.agent, logger: silentLogger, policy }).checkOnce();
+    expect(h.kv.get('uid-nap')).toMatchObject({ state: 'exited', stopReason: 'Idle' });
+
+    expect((await ensure(1)).statusCode).toBe(200);
+    expect((await h.runtime.inspect('uid-nap'))?.state).toBe('exited');
+    expect(h.kv.get('uid-nap')?.stopReason).toBe('Idle');
+
+    expect((await ensure(2)).statusCode).toBe(200);
+    expect((await h.runtime.inspect('uid-nap'))?.state).toBe('running');
+  });
+});

@@ -1,0 +1,348 @@
+/**
+ * The reconciler at scale: 2,000 simulated nodes and 40,000 codespaces against a real
+ * redis-server. Placement rate (ours vs a null placer, interleaved, at low and high fill), Redis
+ * round trips per placement, heartbeat ingest (store and HTTP), a full reconcile pass against a
+ * raw pipelined read, and memory. `npx tsx bench/scale/run.ts [--quick]`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { RedisStore } from '../../src/store/redis/redis-store.js';
+import { startRedisServer } from '../../test/support/redis-server.js';
+import { benchCodespace } from '../lib/bench-codespace.js';
+import { parseBenchArgs } from '../lib/bench-args.js';
+import { pinProcess } from '../lib/cpu-pinning.js';
+import { markdownTable } from '../lib/markdown-table.js';
+import { loadAverage1m } from '../lib/process-cpu.js';
+import { CommandCounter } from './command-counter.js';
+import { codespaceName, fakeHeartbeat } from './fleet-fixtures.js';
+import { timeFullPass, timeRawRead } from './full-pass.js';
+import { httpHeartbeats, memoryOf, storeHeartbeats } from './heartbeat-bench.js';
+import { PlacementBench, type WindowResult } from './placement-bench.js';
+
+/** The code under test (this process, or the orchestrator) runs on one core, redis-server on the other. */
+const benchCpu = 1;
+const redisCpu = 0;
+const placementKeyPrefix = 'scale:';
+const heartbeatKeyPrefix = 'scale-hb:';
+const seedInFlight = 32;
+const codespacesPerOwner = 100;
+
+const full = {
+  nodes: 2_000,
+  codespaces: 40_000,
+  warmupPlacements: 400,
+  windowPlacements: 250,
+  rounds: 3,
+  fullPassTimeLimitMs: 30_000,
+  heartbeatRounds: 3,
+};
+const quick = {
+  nodes: 100,
+  codespaces: 2_000,
+  warmupPlacements: 20,
+  windowPlacements: 25,
+  rounds: 3,
+  fullPassTimeLimitMs: 5_000,
+  heartbeatRounds: 2,
+};
+
+const goals = {
+  placementsPerSecondMin: 2_000,
+  highOverLowFillMin: 0.8,
+  oursOverNullMin: 0.5,
+  roundTripsPerPlacementMax: 1,
+  heartbeatsPerSecondMin: 2_000,
+  fullPassMsMax: 1_000,
+  fullPassOverRawMax: 3,
+  rssMiBMax: 1_024,
+};
+
+async function inFlight<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await work(items[next++] as T);
+    }),
+  );
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** A-B-A…: ours, null, ours, … (`rounds` nulls, one more ours), each window `size` placements. */
+async function interleaved(bench: PlacementBench, size: number, rounds: number): Promise<WindowResult[]> {
+  const windows: WindowResult[] = [];
+  for (let round = 0; round < rounds; round += 1) {
+    windows.push(await bench.runOurs(size));
+    windows.push(await bench.runNull(size));
+  }
+  windows.push(await bench.runOurs(size));
+  return windows;
+}
+
+function summarizeWindows(windows: readonly WindowResult[]) {
+  const of = (contender: 'ours' | 'null') => windows.filter((w) => w.contender === contender);
+  return {
+    fillStartPct: windows[0]?.fillStartPct ?? NaN,
+    fillEndPct: windows.at(-1)?.fillEndPct ?? NaN,
+    oursPerSecond: median(of('ours').map((w) => w.placementsPerSecond)),
+    nullPerSecond: median(of('null').map((w) => w.placementsPerSecond)),
+    oursCpuMsPerPlacement: median(of('ours').map((w) => w.cpuMsPerPlacement)),
+    nullCpuMsPerPlacement: median(of('null').map((w) => w.cpuMsPerPlacement)),
+    oursRoundTripsPerPlacement: Math.max(...of('ours').map((w) => w.redisRoundTripsPerPlacement)),
+    nullRoundTripsPerPlacement: Math.max(...of('null').map((w) => w.redisRoundTripsPerPlacement)),
+  };
+}
+
+async function commandStats(redis: Redis): Promise<Record<string, number>> {
+  const info = await redis.info('commandstats');
+  const calls: Record<string, number> = {};
+  for (const match of info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g))
+    calls[match[1] as string] = Number(match[2]);
+  return calls;
+}
+
+async function main(): Promise<void> {
+  const args = parseBenchArgs(process.argv.slice(2));
+  const size = args.quick ? quick : full;
+  pinProcess(process.pid, benchCpu);
+  const loadAverageStart = loadAverage1m();
+  const redis = await startRedisServer({ extraArgs: ['--maxmemory-policy', 'noeviction'] });
+  pinProcess(redis.pid, redisCpu);
+  const admin = new Redis(redis.url);
+  const store = await RedisStore.connect({ url: redis.url, keyPrefix: placementKeyPrefix });
+  const hbStore = await RedisStore.connect({ url: redis.url, keyPrefix: heartbeatKeyPrefix });
+  try {
+    const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    log(`seeding ${size.nodes} nodes and ${size.codespaces} codespaces (load ${loadAverageStart})`);
+    const nodeIndexes = Array.from({ length: size.nodes }, (_, i) => i);
+    await inFlight(nodeIndexes, seedInFlight, (index) =>
+      store.applyHeartbeat(fakeHeartbeat({ index, sequence: 1, containers: 0 }), {
+        receivedAtMs: Date.now(),
+      }),
+    );
+    const names = Array.from({ length: size.codespaces }, (_, i) => codespaceName(i));
+    await inFlight(names, seedInFlight, (name) =>
+      store.createCodespace(
+        benchCodespace({ name, owner: `owner-${Math.floor(Number(name.slice(3)) / codespacesPerOwner)}` }),
+        { maxPerOwner: codespacesPerOwner },
+      ),
+    );
+    const counter = new CommandCounter(store);
+    const bench = await PlacementBench.start({
+      store,
+      counter,
+      nodeCount: size.nodes,
+      codespaceNames: names,
+    });
+    // Keep the leader lease (and its epoch) for the whole run; nodes must stay Ready, so they beat.
+    const beatTimer = setInterval(() => {
+      void inFlight(nodeIndexes, seedInFlight, (index) =>
+        store.applyHeartbeat(fakeHeartbeat({ index, sequence: Date.now(), containers: 0 }), {
+          receivedAtMs: Date.now(),
+        }),
+      );
+    }, 5_000);
+    beatTimer.unref();
+
+    log('warm-up');
+    await bench.runOurs(size.warmupPlacements);
+    await bench.runNull(size.warmupPlacements);
+    const statsBefore = await commandStats(admin);
+    log('low-fill windows');
+    const low = await interleaved(bench, size.windowPlacements, size.rounds);
+    const statsAfter = await commandStats(admin);
+    const lowPlacements = low.reduce((sum, w) => sum + w.placements, 0);
+    const evalshaPerPlacement = ((statsAfter.evalsha ?? 0) - (statsBefore.evalsha ?? 0)) / lowPlacements;
+    const highCenterPct = 90;
+    const highSpanPct = (100 * (size.windowPlacements * (2 * size.rounds + 1))) / (size.nodes * 20);
+    log(`filling to ${(highCenterPct - highSpanPct / 2).toFixed(1)}% with the null placer`);
+    await bench.fillTo(highCenterPct - highSpanPct / 2);
+    log('high-fill windows');
+    const high = await interleaved(bench, size.windowPlacements, size.rounds);
+    log('filling the rest');
+    await bench.fillTo(100);
+    const benchMemory = memoryOf(process.pid);
+    log('full reconcile pass');
+    const pass = await timeFullPass({
+      controller: bench.controller,
+      counter,
+      timeLimitMs: size.fullPassTimeLimitMs,
+    });
+    const raw = await timeRawRead({ redisUrl: redis.url, keyPrefix: placementKeyPrefix, names });
+    clearInterval(beatTimer);
+
+    log('heartbeats (store)');
+    // Warm-up: registers every node.
+    await storeHeartbeats({ store: hbStore, nodes: size.nodes, rounds: 1, sequenceFrom: 0 });
+    const storeBeats = await storeHeartbeats({
+      store: hbStore,
+      nodes: size.nodes,
+      rounds: size.heartbeatRounds,
+      sequenceFrom: 1,
+    });
+    log('heartbeats (HTTP, orchestrator process)');
+    // The load generator moves to redis-server's core; the orchestrator gets the other one.
+    pinProcess(process.pid, redisCpu);
+    const http = await httpHeartbeats({
+      redisUrl: redis.url,
+      cpu: benchCpu,
+      nodes: size.nodes,
+      rounds: size.heartbeatRounds,
+    });
+    const loadAverageEnd = loadAverage1m();
+
+    const lowSummary = summarizeWindows(low);
+    const highSummary = summarizeWindows(high);
+    const rawMs = Math.min(raw.pipelinedGetMs, raw.mgetMs);
+    const verdicts = {
+      placementsPerSecond: lowSummary.oursPerSecond >= goals.placementsPerSecondMin,
+      highOverLowFill: highSummary.oursPerSecond / lowSummary.oursPerSecond >= goals.highOverLowFillMin,
+      oursOverNull: lowSummary.oursPerSecond / lowSummary.nullPerSecond >= goals.oursOverNullMin,
+      roundTripsPerPlacement:
+        Math.max(lowSummary.oursRoundTripsPerPlacement, highSummary.oursRoundTripsPerPlacement) <=
+        goals.roundTripsPerPlacementMax,
+      heartbeatsStore: storeBeats.beatsPerSecond >= goals.heartbeatsPerSecondMin,
+      heartbeatsHttp: http.result.beatsPerSecond >= goals.heartbeatsPerSecondMin,
+      fullPass: pass.projectedPassMs <= goals.fullPassMsMax,
+      fullPassOverRaw: pass.projectedPassMs / rawMs <= goals.fullPassOverRawMax,
+      rss: Math.max(benchMemory.peakRssMiB, http.memory.peakRssMiB) <= goals.rssMiBMax,
+    };
+    const results = {
+      quick: args.quick,
+      size,
+      pinning: {
+        benchCpu,
+        redisCpu,
+        httpPhase: { orchestratorCpu: benchCpu, loadGeneratorAndRedisCpu: redisCpu },
+      },
+      loadAverage1m: { start: loadAverageStart, end: loadAverageEnd },
+      goals,
+      verdicts,
+      placement: {
+        low: lowSummary,
+        high: highSummary,
+        windows: { low, high },
+        evalshaPerPlacementFromInfo: evalshaPerPlacement,
+      },
+      fullPass: pass,
+      rawRead: raw,
+      heartbeats: { store: storeBeats, http: http.result },
+      memory: { benchProcessWithControllerCache: benchMemory, orchestratorAfterHttpBeats: http.memory },
+      agentCommands: bench.agents.commands,
+    };
+    mkdirSync('bench/results', { recursive: true });
+    const file = args.quick ? 'bench/results/scale.quick.json' : 'bench/results/scale.json';
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    const yes = (ok: boolean): string => (ok ? 'met' : '**missed**');
+    const pct = (s: { fillStartPct: number; fillEndPct: number }): string =>
+      `${s.fillStartPct.toFixed(0)}–${s.fillEndPct.toFixed(0)} %`;
+    process.stdout.write(
+      `${markdownTable(
+        ['measure', 'ours', 'null placer / floor', 'goal', 'verdict'],
+        [
+          [
+            `placements/s, fill ${pct(lowSummary)}`,
+            lowSummary.oursPerSecond,
+            lowSummary.nullPerSecond,
+            '≥ 2000',
+            yes(verdicts.placementsPerSecond),
+          ],
+          [
+            `placements/s, fill ${pct(highSummary)}`,
+            highSummary.oursPerSecond,
+            highSummary.nullPerSecond,
+            '',
+            '',
+          ],
+          [
+            'high-fill ÷ low-fill rate',
+            highSummary.oursPerSecond / lowSummary.oursPerSecond,
+            highSummary.nullPerSecond / lowSummary.nullPerSecond,
+            '≥ 0.8',
+            yes(verdicts.highOverLowFill),
+          ],
+          [
+            'ours ÷ null (low fill)',
+            lowSummary.oursPerSecond / lowSummary.nullPerSecond,
+            1,
+            '≥ 0.5',
+            yes(verdicts.oursOverNull),
+          ],
+          [
+            'CPU ms / placement (low fill)',
+            lowSummary.oursCpuMsPerPlacement,
+            lowSummary.nullCpuMsPerPlacement,
+            '',
+            '',
+          ],
+          [
+            'CPU ms / placement (high fill)',
+            highSummary.oursCpuMsPerPlacement,
+            highSummary.nullCpuMsPerPlacement,
+            '',
+            '',
+          ],
+          [
+            'Redis round trips / placement (max window)',
+            Math.max(lowSummary.oursRoundTripsPerPlacement, highSummary.oursRoundTripsPerPlacement),
+            Math.max(lowSummary.nullRoundTripsPerPlacement, highSummary.nullRoundTripsPerPlacement),
+            '≤ 1',
+            yes(verdicts.roundTripsPerPlacement),
+          ],
+          [
+            'heartbeats/s, store applyHeartbeat',
+            storeBeats.beatsPerSecond,
+            '',
+            '≥ 2000',
+            yes(verdicts.heartbeatsStore),
+          ],
+          [
+            'heartbeats/s, HTTP POST (orchestrator)',
+            http.result.beatsPerSecond,
+            '',
+            '≥ 2000',
+            yes(verdicts.heartbeatsHttp),
+          ],
+          [
+            `full pass ms (${pass.keysProcessed}/${pass.keysQueued} keys, projected)`,
+            pass.projectedPassMs,
+            rawMs,
+            '≤ 1000',
+            yes(verdicts.fullPass),
+          ],
+          [
+            'full pass ÷ raw pipelined read',
+            pass.projectedPassMs / rawMs,
+            1,
+            '≤ 3',
+            yes(verdicts.fullPassOverRaw),
+          ],
+          [
+            'peak RSS MiB (bench+controller / orchestrator)',
+            benchMemory.peakRssMiB,
+            http.memory.peakRssMiB,
+            '≤ 1024',
+            yes(verdicts.rss),
+          ],
+        ],
+      )}\n\nload average 1m: ${loadAverageStart} → ${loadAverageEnd}; results in ${file}\n`,
+    );
+  } finally {
+    admin.disconnect();
+    await store.close();
+    await hbStore.close();
+    await redis.stop();
+  }
+}
+
+await main();
