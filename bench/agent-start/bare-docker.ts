@@ -1,4 +1,4 @@
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 
 /** The bare baseline's names: nothing the agent would ever create (`codeyard-` prefix is the agent's). */
 export const bareNamePrefix = 'bench-bare-start-';

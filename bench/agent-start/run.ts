@@ -77,8 +77,9 @@ async function main(): Promise<void> {
     },
   });
   const agentUrl = `http://127.0.0.1:${agentPort}`;
-  const token = await issueAgentToken(ring, { audience: nodeAudience(nodeName), epoch: 1 });
   const send = async (method: string, path: string, body?: unknown) => {
+    // Agent tokens are short-lived: a fresh one per command, as the orchestrator does.
+    const token = await issueAgentToken(ring, { audience: nodeAudience(nodeName), epoch: 1 });
     const response = await fetch(`${agentUrl}${path}`, {
       method,
       headers: {

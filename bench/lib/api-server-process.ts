@@ -11,13 +11,16 @@ import { systemClock } from '../../src/orchestrator/clock.js';
 import { dataDirPaths, loadOrchestratorConfig } from '../../src/orchestrator/config.js';
 import { resolveFleetJoinSecrets } from '../../src/orchestrator/join-secrets.js';
 import { createOrchestratorMetrics } from '../../src/orchestrator/metrics.js';
-import {
-  headersTimeoutMs,
-  keepAliveTimeoutMs,
-  requestTimeoutMs,
-} from '../../src/orchestrator/start-orchestrator.js';
 import { createStore } from '../../src/orchestrator/store-factory.js';
 import { loadOrCreateKeyRing } from '../../src/tokens/key-file.js';
+
+/**
+ * The server timeouts `src/orchestrator/start-orchestrator.ts` sets (copied: importing that module
+ * would load the reconciler and everything it needs).
+ */
+const requestTimeoutMs = 30_000;
+const headersTimeoutMs = 10_000;
+const keepAliveTimeoutMs = 65_000;
 
 const config = loadOrchestratorConfig();
 const logger = pino({ level: config.logLevel, base: { service: 'orchestrator' } });

@@ -8,7 +8,7 @@ import { freeLoopbackPort } from './free-port.js';
 import { httpRequest } from './http-client.js';
 import { sleep } from './monotonic-clock.js';
 
-const readyTimeoutMs = 30_000;
+const readyTimeoutMs = 120_000;
 const readyPollMs = 100;
 
 export interface BenchOrchestrator {

@@ -281,6 +281,9 @@ async function main(): Promise<void> {
           which === 'proxy' ? sample.proxyCpuMsPerOp : sample.proxyCpuMsPerOp + sample.upstreamCpuMsPerOp;
         return own / direct.upstreamCpuMsPerOp;
       });
+    // Per round: proxy CPU per op over the upstream's own CPU per op in the same (proxied) run.
+    const sameRun = (id: string, phase: PhaseName): number[] =>
+      (samples[id]?.[phase] ?? []).map((sample) => sample.proxyCpuMsPerOp / sample.upstreamCpuMsPerOp);
     const summary = contenders.map((c) => {
       const s = samples[c.id]!;
       const pick = (phase: PhaseName, key: keyof PhaseSample) => median((s[phase] ?? []).map((x) => x[key]));
@@ -291,6 +294,7 @@ async function main(): Promise<void> {
           cpuMultiple: median(ratio(c.id, 'httpBusy', 'proxy')),
           cpuMultipleRounds: ratio(c.id, 'httpBusy', 'proxy'),
           totalCpuMultiple: median(ratio(c.id, 'httpBusy', 'total')),
+          sameRunCpuMultiple: median(sameRun(c.id, 'httpBusy')),
           proxyCpuMicrosPerRequest: pick('httpBusy', 'proxyCpuMsPerOp') * 1000,
           upstreamCpuMicrosPerRequest: pick('httpBusy', 'upstreamCpuMsPerOp') * 1000,
           requestsPerSecond: pick('httpBusy', 'opsPerSecond'),
@@ -305,6 +309,7 @@ async function main(): Promise<void> {
           ? {
               cpuMultiple: median(ratio(c.id, 'wsBusy', 'proxy')),
               cpuMultipleRounds: ratio(c.id, 'wsBusy', 'proxy'),
+              sameRunCpuMultiple: median(sameRun(c.id, 'wsBusy')),
               proxyCpuMicrosPerMessage: pick('wsBusy', 'proxyCpuMsPerOp') * 1000,
               upstreamCpuMicrosPerMessage: pick('wsBusy', 'upstreamCpuMsPerOp') * 1000,
               messagesPerSecond: pick('wsBusy', 'opsPerSecond'),
@@ -331,7 +336,7 @@ async function main(): Promise<void> {
       wsMessageBytes,
       loadAverage1m: { start: loadStart, end: loadAverage1m() },
       definition:
-        'cpuMultiple = contender process CPU time (utime+stime) per request or message / the bare upstream process CPU per request or message in the direct run of the same round; median over rounds. totalCpuMultiple adds the upstream CPU in the proxied run.',
+        'cpuMultiple = contender process CPU time (utime+stime) per request or message / the bare upstream process CPU per request or message in the direct run of the same round; median over rounds. sameRunCpuMultiple = contender CPU per op / the upstream CPU per op in the same proxied run (same request rate). totalCpuMultiple = (contender + upstream CPU in the proxied run) / bare upstream CPU.',
       summary,
       tableCost,
       activity,
@@ -365,7 +370,8 @@ function printTables(
     markdownTable(
       [
         'contender',
-        'CPU / request vs upstream',
+        'CPU / req vs bare upstream',
+        'CPU / req vs upstream, same run',
         'proxy µs CPU / req',
         'req/s',
         'p50 ms',
@@ -376,6 +382,7 @@ function printTables(
       summary.map((s) => [
         s.label,
         `${n(s.http.cpuMultiple).toFixed(2)}×`,
+        `${n(s.http.sameRunCpuMultiple).toFixed(2)}×`,
         n(s.http.proxyCpuMicrosPerRequest),
         n(s.http.requestsPerSecond).toFixed(0),
         n(s.http.busyP50Ms),
@@ -392,7 +399,8 @@ function printTables(
     markdownTable(
       [
         'contender',
-        'CPU / message vs echo server',
+        'CPU / msg vs bare echo server',
+        'CPU / msg vs echo server, same run',
         'proxy µs CPU / msg',
         'msg/s',
         'RTT p50 ms @1 conn',
@@ -404,6 +412,7 @@ function printTables(
         .map((s) => [
           s.label,
           `${n(s.websocket!.cpuMultiple).toFixed(2)}×`,
+          `${n(s.websocket!.sameRunCpuMultiple).toFixed(2)}×`,
           n(s.websocket!.proxyCpuMicrosPerMessage),
           n(s.websocket!.messagesPerSecond).toFixed(0),
           n(s.websocket!.oneConnectionRttP50Ms),

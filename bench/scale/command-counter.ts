@@ -3,10 +3,10 @@ import type { RedisStore } from '../../src/store/redis/redis-store.js';
 
 /**
  * Counts the commands the store sends to Redis by wrapping its ioredis connection's
- * `sendCommand` (every command, script call and pipelined command passes through it). A
- * pipeline is one round trip for many commands, so round trips are counted apart: a command
- * sent while a pipeline is being built is flagged by ioredis as `inTransaction`/pipelined; we
- * count calls to `pipeline().exec()` instead by wrapping `pipeline`.
+ * `sendCommand` (every command, script call and pipelined command passes through it; no
+ * MONITOR needed). A pipeline is one round trip for many commands, so `pipeline().exec()` is
+ * wrapped too: commands sent while it runs count as pipelined, and each exec as one round trip.
+ * (`INFO commandstats` would count every client of the server, including the fake agents.)
  */
 export class CommandCounter {
   commands = 0;
@@ -47,7 +47,19 @@ export class CommandCounter {
     return this.commands - this.pipelinedCommands + this.pipelines;
   }
 
-  snapshot(): { commands: number; roundTrips: number } {
-    return { commands: this.commands, roundTrips: this.roundTrips };
+  /**
+   * Round trips of the runner's once-a-second node read (`ZRANGE` of the node names, then one
+   * pipeline of `HMGET`s), which runs beside placements but is not part of any one of them.
+   */
+  get nodePollRoundTrips(): number {
+    return (this.byName.get('zrange') ?? 0) + this.pipelines;
+  }
+
+  snapshot(): { commands: number; roundTrips: number; nodePollRoundTrips: number } {
+    return {
+      commands: this.commands,
+      roundTrips: this.roundTrips,
+      nodePollRoundTrips: this.nodePollRoundTrips,
+    };
   }
 }

@@ -22,7 +22,9 @@ export interface WindowResult {
   readonly placementsPerSecond: number;
   readonly cpuMsPerPlacement: number;
   readonly redisCommandsPerPlacement: number;
+  /** Excluding the node poll's round trips (counted apart: they are once a second, not per placement). */
   readonly redisRoundTripsPerPlacement: number;
+  readonly nodePollRoundTrips: number;
 }
 
 /**
@@ -213,7 +215,10 @@ export class PlacementBench {
       placementsPerSecond: (placements * 1000) / elapsedMs,
       cpuMsPerPlacement: cpuMs / placements,
       redisCommandsPerPlacement: (after_.commands - before.commands) / placements,
-      redisRoundTripsPerPlacement: (after_.roundTrips - before.roundTrips) / placements,
+      redisRoundTripsPerPlacement:
+        (after_.roundTrips - before.roundTrips - (after_.nodePollRoundTrips - before.nodePollRoundTrips)) /
+        placements,
+      nodePollRoundTrips: after_.nodePollRoundTrips - before.nodePollRoundTrips,
     };
   }
 

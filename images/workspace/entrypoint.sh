@@ -7,6 +7,13 @@ set -eu
 export HOME=/home/coder
 workspace="$HOME/workspace"
 mkdir -p "$workspace"
+# First start only: the codespace is the user's own container, so VS Code's workspace-trust
+# prompt would only stand between them and their files. Their own settings win afterwards.
+settings="$HOME/.local/share/code-server/User/settings.json"
+if [ ! -e "$settings" ]; then
+  mkdir -p "$(dirname "$settings")"
+  printf '{\n  "security.workspace.trust.enabled": false\n}\n' >"$settings"
+fi
 /usr/local/bin/codeyard-clone-repository "$workspace"
 # Word splitting of CODEYARD_CODE_SERVER_ARGS is intended: it carries several flags.
 # shellcheck disable=SC2086

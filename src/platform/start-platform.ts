@@ -11,6 +11,7 @@ import { localFleetName, resolveFleetJoinSecrets } from '../orchestrator/join-se
 import { startOrchestrator, type RunningOrchestrator } from '../orchestrator/start-orchestrator.js';
 import { issueApiToken } from '../tokens/issue-token.js';
 import { dockerAvailable } from './docker-available.js';
+import { loadOrCreatePlatformId } from './platform-id.js';
 import { waitForNodeHeartbeats } from './wait-for-nodes.js';
 
 export interface PlatformOptions {
@@ -31,7 +32,8 @@ export interface PlatformOptions {
   readonly onProgress: (line: string) => void;
   /**
    * Node names are `<prefix>1`, `<prefix>2`, … Docker labels carry them, so two platforms on one
-   * engine (parallel tests) need different prefixes or they would fence each other's containers.
+   * engine need different prefixes or they would fence each other's containers. Default:
+   * `local-<id>-` with an id kept in the data directory (see platform-id.ts).
    */
   readonly nodeNamePrefix?: string;
 }
@@ -100,7 +102,8 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     maxSize: options.maxNodes,
     desiredCapacity: options.minNodes,
     dataRoot: join(dataDir, 'nodes'),
-    ...(options.nodeNamePrefix ? { namePrefix: options.nodeNamePrefix } : {}),
+    namePrefix:
+      options.nodeNamePrefix ?? `local-${await loadOrCreatePlatformId(join(dataDir, 'platform-id'))}-`,
     orchestratorUrl: url,
     joinSecret: joinSecrets[localFleetName]!,
     launcher: processNodeLauncher({

@@ -1,13 +1,15 @@
 import type { Assignment } from '../model/agent-protocol.js';
 import type { Codespace } from '../model/codespace.js';
 import { CodeyardError } from '../model/errors.js';
-import type { NodeRecord, ObservedContainer } from '../model/node.js';
+import type { NodeRecord } from '../model/node.js';
 import type { Store } from '../store/store.js';
 import type { AgentClient } from './agent-client.js';
+import { assignmentsOn } from './assignments.js';
 import type { Clock } from './clock.js';
 import { reconcilerConfigDefaults, type ReconcilerConfig } from './config.js';
 import { commitPlan, notLeader, sendCommands, type ExecutorContext } from './executor.js';
 import type { Fencer } from './fencer.js';
+import { Mutex } from './mutex.js';
 import {
   effectiveSilenceMs,
   judgeSilence,
@@ -15,6 +17,7 @@ import {
   type JudgedNode,
   type NodeHealth,
 } from './node-health.js';
+import { NodeReportDiff } from './node-report-diff.js';
 import { planOrphans } from './orphans.js';
 import { planCodespace, type Plan } from './plan.js';
 import type { ReconcileResult } from './reconcile-result.js';
@@ -59,27 +62,6 @@ const codespaceKeyPrefix = 'cs/';
 const nodeKeyPrefix = 'node/';
 const listPageLimit = 1_000;
 
-/** A tiny FIFO mutex: plan + store write for codespaces run one at a time (see `reconcileCodespace`). */
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    const previous = this.tail;
-    let release!: () => void;
-    this.tail = new Promise<void>((resolve) => (release = resolve));
-    await previous;
-    try {
-      return await work();
-    } finally {
-      release();
-    }
-  }
-}
-
-/** What in a container report matters to the planner (activity alone does not trigger a pass). */
-function containerFingerprint(c: ObservedContainer): string {
-  return `${c.state}|${c.generation}|${c.ready ?? ''}|${c.stopReason ?? ''}|${c.exitCode ?? ''}`;
-}
-
 /**
  * The reconciler's runner: keeps a cache of codespaces and node reports, turns changes into
  * keys on a work queue, and reconciles each key with the pure planner and the executor. It can
@@ -97,8 +79,7 @@ export class Controller {
   /** When we could last see again (start, leadership, end of a store outage): silence is measured from here at the earliest. */
   private visibleSinceMs: number;
   private lastNodePollOkMs: number | undefined;
-  private readonly reportedFingerprints = new Map<string, Map<string, string>>();
-  private readonly nodeFlags = new Map<string, string>();
+  private readonly reports = new NodeReportDiff();
   private readonly lastHealth = new Map<string, NodeHealth>();
   private readonly planning = new Mutex();
 
@@ -206,21 +187,13 @@ export class Controller {
       const fencedAt = this.options.fencer.fencedAtMs(record.name);
       if (fencedAt !== undefined && record.lastHeartbeatReceivedMs > fencedAt)
         this.options.fencer.forget(record.name);
-      const old = this.reportedFingerprints.get(record.name) ?? new Map<string, string>();
-      const fresh = new Map(record.containers.map((c) => [c.uid, containerFingerprint(c)]));
-      for (const [uid, print] of fresh) if (old.get(uid) !== print) touch(uid);
-      for (const uid of old.keys()) if (!fresh.has(uid)) touch(uid);
-      this.reportedFingerprints.set(record.name, fresh);
-      const flags = `${record.ready}|${record.draining}|${record.unschedulable}|${record.volumes.length}|${record.bootId}`;
-      if (this.nodeFlags.get(record.name) !== flags || !previous.has(record.name)) {
-        this.nodeFlags.set(record.name, flags);
-        this.touchNode(record.name);
-      }
+      const changes = this.reports.observe(record);
+      for (const uid of changes.changedUids) touch(uid);
+      if (changes.flagsChanged || !previous.has(record.name)) this.touchNode(record.name);
     }
     for (const name of previous.keys()) {
       if (!this.nodes.has(name)) {
-        this.reportedFingerprints.delete(name);
-        this.nodeFlags.delete(name);
+        this.reports.forget(name);
         this.touchNode(name);
       }
     }
@@ -380,20 +353,7 @@ export class Controller {
   assignmentsFor(nodeName: string): { epoch: number; assignments: Assignment[] } {
     const epoch = this.options.leaderEpoch();
     if (epoch === undefined) return { epoch: 0, assignments: [] };
-    const assignments: Assignment[] = [];
-    for (const codespace of this.codespaces.values()) {
-      const { status, metadata, spec } = codespace;
-      const assigned = status.nodeName === nodeName;
-      if (!assigned && status.volumeNodeName !== nodeName) continue;
-      assignments.push({
-        uid: metadata.uid,
-        name: metadata.name,
-        owner: metadata.owner,
-        generation: metadata.generation,
-        running: assigned && spec.running && metadata.deletionTimestamp === undefined,
-      });
-    }
-    return { epoch, assignments };
+    return { epoch, assignments: assignmentsOn(nodeName, this.codespaces.values()) };
   }
 
   /** The cached codespaces (read-only copies from the store). */

@@ -18,9 +18,9 @@ const minNodes = 1;
 const maxNodes = 3;
 const scaleInCooldownMs = 10_000;
 const cordonSettleMs = 2_000;
-const allRunningTimeoutMs = 120_000;
+const allRunningTimeoutMs = 180_000;
 const shrinkTimeoutMs = 90_000;
-const testTimeoutMs = 300_000;
+const testTimeoutMs = 420_000;
 
 let cluster: Cluster;
 let sampler: ClusterSampler | undefined;

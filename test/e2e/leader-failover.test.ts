@@ -39,8 +39,8 @@ const codespacesPerUser = 10;
 const codespaceCount = users.length * codespacesPerUser;
 const nodeCount = 3;
 const leaseWaitTimeoutMs = 30_000;
-const allRunningTimeoutMs = 150_000;
-const testTimeoutMs = 300_000;
+const allRunningTimeoutMs = 180_000;
+const testTimeoutMs = 420_000;
 /** Kill the leader once this many containers it started exist, so it dies mid-work. */
 const containersBeforeKill = 3;
 /** …and while at least this many are not yet Running. */
@@ -156,7 +156,7 @@ describe('leader failover with real orchestrator processes', () => {
         }
       }
 
-      // The leader dies mid-work: a few running in containers it started, the rest still on their way.
+      // The leader dies mid-work: a few containers it started exist, the rest are still on their way.
       // Containers appear in Docker before heartbeats report them: trigger on Docker, not on phases.
       await waitFor(
         `replica A to start ${containersBeforeKill} containers`,
@@ -164,9 +164,12 @@ describe('leader failover with real orchestrator processes', () => {
         { timeoutMs: allRunningTimeoutMs, intervalMs: 100 },
       );
       const atKill = phaseCounts(await adminB.list());
+      const containersAtKill = (await docker.containers(nodePrefix)).length;
       expect((await lease())?.holder).toBe(leaseOfA.holder);
       await replicaA.kill9();
-      console.info(`leader killed with phases ${JSON.stringify(atKill)}`);
+      console.info(
+        `leader killed with ${containersAtKill} containers started and phases ${JSON.stringify(atKill)}`,
+      );
       expect(atKill.Running ?? 0).toBeLessThanOrEqual(codespaceCount - unfinishedAtKillMin);
 
       const leaseOfB = await waitFor(

@@ -15,12 +15,11 @@ import {
 
 /**
  * The product as a person meets it: `codeyard up` started as a process, then the web UI in
- * Debian's Chromium and the real `codeyard` binary against it. One platform serves both parts:
- * node names (`local-1`) label containers engine-wide, so two platforms at once would fence
- * each other's containers.
+ * Debian's Chromium and the real `codeyard` binary against it. One platform serves both parts
+ * (start-up costs seconds); its nodes get a random name prefix, since Docker labels carry node
+ * names engine-wide and another platform's `local-1` would take our containers for its orphans.
  */
 const artifactsDir = 'test-artifacts';
-const nodeName = 'local-1';
 const uiCodespace = 'ui-demo';
 const cliCodespace = 'cli-demo';
 /** Scheduling, the container start and code-server's first answer. */
@@ -32,6 +31,8 @@ const nodesRefreshTimeoutMs = 30_000;
 const cliPollIntervalMs = 500;
 
 let platform: PlatformProcess;
+/** The platform's one node, `<random prefix>1`. */
+let nodeName: string;
 const uids = new Set<string>();
 
 async function apiGet(path: string, token = platform.token): Promise<Response> {
@@ -58,6 +59,17 @@ async function deleteIfPresent(name: string): Promise<void> {
   }
 }
 
+/** Creates a stopped codespace through the API: no container, so the test is quick. */
+async function createStoppedViaApi(name: string): Promise<void> {
+  const response = await fetch(`${platform.url}/v1/codespaces`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${platform.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ metadata: { name }, spec: { running: false } }),
+  });
+  expect(response.status, await response.clone().text()).toBe(201);
+  uids.add(((await response.json()) as Codespace).metadata.uid);
+}
+
 function describeRun(result: CliResult): string {
   return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
 }
@@ -82,12 +94,13 @@ async function waitForCli(
 beforeAll(async () => {
   await mkdir(artifactsDir, { recursive: true });
   platform = await startPlatformProcess();
+  nodeName = platform.nodeNames[0]!;
 }, 120_000);
 
 afterAll(async () => {
   try {
     await platform?.stop();
-    await assertNoContainersLeft({ nodeNames: [nodeName], uids: [...uids] });
+    await assertNoContainersLeft({ nodeNames: platform?.nodeNames ?? [], uids: [...uids] });
   } finally {
     await removeVolumes([...uids]);
   }
@@ -254,6 +267,51 @@ describe('web UI', () => {
     expect(watchSockets.filter((s) => s.url().includes('/v1/watch/codespaces'))).toHaveLength(1);
     await page.close();
   }, 300_000);
+
+  it('reconnects its watch after the socket drops and misses no change made meanwhile', async () => {
+    const page = await context.newPage();
+    // Keeps each WebSocket the page opens, so the test can drop the watch as a network blip would.
+    await page.addInitScript(`(() => {
+      const Native = window.WebSocket;
+      window.openedSockets = [];
+      window.WebSocket = class extends Native {
+        constructor(...args) {
+          super(...args);
+          window.openedSockets.push(this);
+        }
+      };
+    })()`);
+    let listRequests = 0;
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/v1/codespaces' && request.method() === 'GET') listRequests++;
+    });
+    const watchUrls: string[] = [];
+    page.on('websocket', (socket) => watchUrls.push(socket.url()));
+    const live = page.getByRole('status').filter({ hasText: /^live$/ });
+
+    await page.goto(platform.uiUrl);
+    await live.waitFor({ timeout: 15_000 });
+    await createStoppedViaApi('watch-a');
+    await page.getByTestId('phase-watch-a').waitFor({ timeout: 10_000 });
+
+    const reconnected = page.waitForEvent('websocket', { timeout: 15_000 });
+    await page.evaluate('window.openedSockets[window.openedSockets.length - 1].close()');
+    // Changes made while the page has no socket must arrive once it has one again.
+    await createStoppedViaApi('watch-b');
+    await deleteIfPresent('watch-a');
+    const second = await reconnected;
+    expect(Number(new URL(second.url()).searchParams.get('resourceVersion'))).toBeGreaterThan(0);
+    await live.waitFor({ timeout: 15_000 });
+    await page.getByTestId('phase-watch-b').waitFor({ timeout: 10_000 });
+    await page.getByTestId('phase-watch-a').waitFor({ state: 'detached', timeout: 10_000 });
+    await page.screenshot({ path: `${artifactsDir}/ui-reconnected.png`, fullPage: true });
+
+    expect(watchUrls).toHaveLength(2);
+    expect(listRequests).toBe(1);
+    await deleteIfPresent('watch-b');
+    await page.getByText('No codespaces yet').waitFor({ timeout: 10_000 });
+    await page.close();
+  });
 });
 
 describe('codeyard CLI', () => {
@@ -357,5 +415,5 @@ describe('codeyard CLI', () => {
     const removed = await platform.cli(['rm', 'root-only']);
     expect(removed.code, describeRun(removed)).toBe(0);
     await waitForCli('root-only', (result) => result.code === 3, stoppedTimeoutMs);
-  }, 120_000);
+  }, 180_000);
 });

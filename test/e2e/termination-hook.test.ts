@@ -15,8 +15,8 @@ import { startCluster, testWorkspaceImage, type Cluster } from '../support/clust
 const users = ['grace', 'linus'];
 const codespacesPerUser = 5;
 const codespaceCount = users.length * codespacesPerUser;
-const settleTimeoutMs = 90_000;
-const testTimeoutMs = 240_000;
+const settleTimeoutMs = 120_000;
+const testTimeoutMs = 360_000;
 
 let cluster: Cluster;
 const clients = new Map<string, ApiClient>();

@@ -6,10 +6,11 @@
  *   const platform = await startPlatformProcess();
  *   const { stdout } = await platform.cli(['ls']);
  *   await platform.stop();
- *   await assertNoContainersLeft({ nodeNames: ['local-1'], uids });
+ *   await assertNoContainersLeft({ nodeNames: platform.nodeNames, uids });
  */
 import Docker from 'dockerode';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -44,6 +45,8 @@ export interface PlatformProcess {
   /** The CLI config `codeyard up` wrote (API URL + token); pass as `CODEYARD_CONFIG`. */
   readonly configPath: string;
   readonly dataDir: string;
+  /** The nodes `up` starts: `<prefix>1`, … (a random prefix, so its containers' labels are its own). */
+  readonly nodeNames: readonly string[];
   readonly pid: number;
   /** Everything the process printed so far (stdout and stderr), for failure messages. */
   output(): string;
@@ -104,8 +107,12 @@ process.once('exit', () => {
 });
 
 export async function startPlatformProcess(
-  options: { startTimeoutMs?: number; nodes?: number; maxNodes?: number } = {},
+  options: { startTimeoutMs?: number; nodes?: number; maxNodes?: number; nodePrefix?: string } = {},
 ): Promise<PlatformProcess> {
+  // Docker labels name the node, engine-wide: another platform's `local-1` (a parallel test, or a
+  // developer's own `codeyard up`) would take this one's containers for orphans, and fence them.
+  const nodePrefix = options.nodePrefix ?? `up${randomBytes(3).toString('hex')}-`;
+  const nodes = options.nodes ?? 1;
   await assertDockerAnswers();
   const port = await freeLoopbackPort();
   const dataDir = mkdtempSync(join(tmpdir(), 'codeyard-e2e-'));
@@ -122,7 +129,9 @@ export async function startPlatformProcess(
       '--runtime',
       'docker',
       '--nodes',
-      String(options.nodes ?? 1),
+      String(nodes),
+      '--node-prefix',
+      nodePrefix,
       '--max-nodes',
       String(options.maxNodes ?? 1),
       '--scale-in-after',
@@ -168,6 +177,7 @@ export async function startPlatformProcess(
     token,
     configPath,
     dataDir,
+    nodeNames: Array.from({ length: nodes }, (_, i) => `${nodePrefix}${i + 1}`),
     pid: child.pid!,
     output: () => printed,
     cli: (args, cliOptions = {}) => runCli(args, { env: { CODEYARD_CONFIG: configPath, ...cliOptions.env } }),
@@ -197,10 +207,7 @@ async function assertDockerAnswers(): Promise<void> {
   }
 }
 
-/**
- * Asserts that no container of these nodes, nor of these codespaces, remains. Node labels are
- * global to the engine, so this must not run while another platform with the same node names is up.
- */
+/** Asserts that no container of these nodes, nor of these codespaces, remains. */
 export async function assertNoContainersLeft(options: {
   nodeNames: readonly string[];
   uids: readonly string[];

@@ -29,7 +29,7 @@ export const upCommand: Command = {
   summary:
     'run the whole platform on this machine: API, web UI, reconciler and a local fleet (Ctrl-C stops it)',
   usage:
-    'codeyard up [--port 8420] [--host 127.0.0.1] [--nodes 1] [--max-nodes 3] [--runtime auto|docker|process] [--data-dir .codeyard] [--scale-in-after 300] [--node-prefix local-] [--log-level info]',
+    'codeyard up [--port 8420] [--host 127.0.0.1] [--nodes 1] [--max-nodes 3] [--runtime auto|docker|process] [--data-dir .codeyard] [--scale-in-after 300] [--node-prefix PREFIX] [--log-level info]',
   async run(argv, io) {
     const { values } = parseCommandArgs(argv, {
       port: { type: 'string', default: '8420' },
@@ -40,10 +40,10 @@ export const upCommand: Command = {
       'data-dir': { type: 'string' },
       'scale-in-after': { type: 'string', default: '300' },
       'log-level': { type: 'string', default: 'info' },
-      'node-prefix': { type: 'string', default: 'local-' },
+      'node-prefix': { type: 'string' },
     });
     const nodePrefix = values['node-prefix'];
-    if (!/^[a-z][a-z0-9-]{0,40}$/.test(nodePrefix)) {
+    if (nodePrefix !== undefined && !/^[a-z][a-z0-9-]{0,40}$/.test(nodePrefix)) {
       throw usageError(`--node-prefix must be lower-case letters, digits and dashes, got "${nodePrefix}"`);
     }
     const runtime = values.runtime;
@@ -67,7 +67,7 @@ export const upCommand: Command = {
       user: localUser(),
       scaleInCooldownMs: integerFlag('scale-in-after', values['scale-in-after'], 10, 86_400) * 1000,
       logLevel,
-      nodeNamePrefix: nodePrefix,
+      ...(nodePrefix ? { nodeNamePrefix: nodePrefix } : {}),
       onProgress: (line) => io.out(line),
     });
     const configPath = cliConfigPath();

@@ -1,7 +1,15 @@
 // codeyard web UI: plain ES module, no build step. Live status arrives over one WebSocket
 // watch (browsers allow only six HTTP/1.1 connections per origin; SSE in a few tabs exhausts them).
 const tokenKey = 'codeyard.token';
-const state = { token: '', user: '', admin: false, codespaces: new Map(), resourceVersion: '0', socket: null, retryMs: 500 };
+const state = {
+  token: '',
+  user: '',
+  admin: false,
+  codespaces: new Map(),
+  resourceVersion: '0',
+  socket: null,
+  retryMs: 500,
+};
 const $ = (selector) => document.querySelector(selector);
 
 function takeTokenFromUrl() {
@@ -24,7 +32,10 @@ function claimsOf(token) {
 async function api(method, path, body) {
   const response = await fetch(path, {
     method,
-    headers: { authorization: `Bearer ${state.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      authorization: `Bearer ${state.token}`,
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
     body: body ? JSON.stringify(body) : undefined,
   });
   const payload = await response.json().catch(() => ({}));
@@ -35,7 +46,11 @@ async function api(method, path, body) {
 
 function signOut(message) {
   sessionStorage.removeItem(tokenKey);
-  state.socket?.close();
+  // Forget the socket first: its close handler reconnects only the current socket, and a
+  // signed-out page must not keep retrying with a refused token.
+  const socket = state.socket;
+  state.socket = null;
+  socket?.close();
   $('#app').hidden = true;
   $('#login').hidden = false;
   if (message) $('#login p').textContent = message;
@@ -50,7 +65,8 @@ function setConnection(text, live) {
 function conditionText(codespace) {
   const failed = codespace.status.conditions.find((c) => c.status === 'False' && c.message);
   if (codespace.status.phase === 'Failed' || failed) return failed?.message ?? '';
-  if (codespace.status.stopReason && codespace.status.phase === 'Stopped') return `stopped: ${codespace.status.stopReason}`;
+  if (codespace.status.stopReason && codespace.status.phase === 'Stopped')
+    return `stopped: ${codespace.status.stopReason}`;
   return '';
 }
 
@@ -99,13 +115,34 @@ function render() {
       if (cs.status.phase === 'Running') {
         actions.append(button('Open', 'primary', () => openCodespace(name), `Open ${name}`));
       }
-      if (cs.spec.running) actions.append(button('Stop', '', () => api('PATCH', `/v1/codespaces/${name}`, { spec: { running: false } }), `Stop ${name}`));
-      else actions.append(button('Start', '', () => api('PATCH', `/v1/codespaces/${name}`, { spec: { running: true } }), `Start ${name}`));
+      if (cs.spec.running)
+        actions.append(
+          button(
+            'Stop',
+            '',
+            () => api('PATCH', `/v1/codespaces/${name}`, { spec: { running: false } }),
+            `Stop ${name}`,
+          ),
+        );
+      else
+        actions.append(
+          button(
+            'Start',
+            '',
+            () => api('PATCH', `/v1/codespaces/${name}`, { spec: { running: true } }),
+            `Start ${name}`,
+          ),
+        );
       if (!cs.metadata.deletionTimestamp) {
         actions.append(
-          button('Delete', 'danger', async () => {
-            if (confirm(`Delete ${name} and all its files?`)) await api('DELETE', `/v1/codespaces/${name}`);
-          }, `Delete ${name}`),
+          button(
+            'Delete',
+            'danger',
+            async () => {
+              if (confirm(`Delete ${name} and all its files?`)) await api('DELETE', `/v1/codespaces/${name}`);
+            },
+            `Delete ${name}`,
+          ),
         );
       }
       row.append(...cells, actions);
@@ -177,7 +214,10 @@ function validateCreateForm(form) {
   for (const selector of new Set(Object.values(fieldInputs))) showFieldError(selector, '');
   const name = form.name.value.trim();
   if (!/^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/.test(name)) {
-    showFieldError('#create-name', 'Use 1–40 lower-case letters, digits or dashes, starting and ending with a letter or digit.');
+    showFieldError(
+      '#create-name',
+      'Use 1–40 lower-case letters, digits or dashes, starting and ending with a letter or digit.',
+    );
     ok = false;
   }
   const idle = Number(form.idleMinutes.value);
@@ -217,9 +257,18 @@ async function refreshNodes() {
       ...list.items.map((node) => {
         const row = document.createElement('tr');
         const ready = node.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-        const flags = [ready ? 'Ready' : 'NotReady', node.unschedulable ? 'Cordoned' : '', node.draining ? 'Draining' : ''];
+        const flags = [
+          ready ? 'Ready' : 'NotReady',
+          node.unschedulable ? 'Cordoned' : '',
+          node.draining ? 'Draining' : '',
+        ];
         const used = node.capacity.slots - node.allocatable.slots;
-        for (const text of [node.name, flags.filter(Boolean).join(', '), `${used} / ${node.capacity.slots}`, new Date(node.lastHeartbeatTime).toLocaleTimeString()]) {
+        for (const text of [
+          node.name,
+          flags.filter(Boolean).join(', '),
+          `${used} / ${node.capacity.slots}`,
+          new Date(node.lastHeartbeatTime).toLocaleTimeString(),
+        ]) {
           const td = document.createElement('td');
           td.textContent = text;
           row.append(td);

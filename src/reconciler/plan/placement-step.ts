@@ -1,0 +1,62 @@
+import { place } from '../../placement/place.js';
+import { codespaceUrlFor } from '../codespace-url.js';
+import { findCondition, removeCondition, setCondition } from '../conditions.js';
+import { progressing } from './deadlines.js';
+import { healthOf, requeueAfter, type Pass } from './pass.js';
+
+export function placeCodespace(pass: Pass): void {
+  const { input, draft } = pass;
+  // Placement filters on the node's own readiness; our judgement of silence is added here.
+  const views = input.nodeViews.map((view) =>
+    healthOf(pass, view.name) === 'Ready' ? view : { ...view, ready: false },
+  );
+  const result = place(
+    {
+      uid: input.codespace.metadata.uid,
+      resources: input.codespace.spec.resources,
+      volumeNodeName: draft.volumeNodeName,
+    },
+    views,
+    { strategy: input.config.placementStrategy, maxContainersPerNode: input.config.maxContainersPerNode },
+  );
+  if (result.kind === 'unschedulable') {
+    draft.phase = 'Pending';
+    delete draft.url;
+    removeCondition(draft.conditions, 'Progressing');
+    setCondition(
+      draft.conditions,
+      { type: 'Scheduled', status: 'False', reason: result.reason, message: result.message },
+      pass.nowIso,
+    );
+    requeueAfter(pass, input.config.unschedulableRetryMs);
+    return;
+  }
+  const nodeName = result.nodeName;
+  pass.actions.push({ kind: 'place', nodeName });
+  draft.nodeName = nodeName;
+  const proxyUrl = input.nodes.get(nodeName)?.record?.proxyUrl;
+  if (proxyUrl !== undefined) draft.url = codespaceUrlFor(proxyUrl, input.codespace.metadata.name);
+  delete draft.restartCount;
+  setCondition(
+    draft.conditions,
+    { type: 'Scheduled', status: 'True', reason: 'Placed', message: `placed on node ${nodeName}` },
+    pass.nowIso,
+  );
+  // Why it moved (NodeLost, NodeTerminating) stays readable until it runs again.
+  const readyReason = findCondition(draft.conditions, 'Ready')?.reason;
+  if (readyReason !== 'NodeLost' && readyReason !== 'NodeTerminating') {
+    setCondition(
+      draft.conditions,
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: 'Scheduled',
+        message: `waiting for node ${nodeName} to start it`,
+      },
+      pass.nowIso,
+    );
+  }
+  progressing(pass, 'Scheduled', `placed on node ${nodeName}; asking it to start the container`);
+  // The placement is recorded first; the next pass sends the command.
+  requeueAfter(pass, 0);
+}
