@@ -82,41 +82,53 @@ export function nodeViewsFrom(
     if (list === undefined) assignedByNode.set(nodeName, [codespace]);
     else list.push(codespace);
   }
+  return nodes.map((node) =>
+    nodeViewOf(node, assignedByNode.get(node.name) ?? [], (uid) => byUid.get(uid)?.spec.resources),
+  );
+}
 
-  return nodes.map((node) => {
-    const occupyingContainers = new Set(
-      node.containers.filter((c) => containerOccupies(c.state)).map((c) => c.uid),
-    );
-    const counted = new Set<string>();
-    let slots = 0;
-    let cpuMilli = 0;
-    let memoryMiB = 0;
-    const add = (uid: string, resources: Pick<Resources, 'cpu' | 'memoryMiB'>): void => {
-      if (counted.has(uid)) return;
-      counted.add(uid);
-      slots += 1;
-      cpuMilli += toMilliCpu(resources.cpu);
-      memoryMiB += resources.memoryMiB;
-    };
-    for (const codespace of assignedByNode.get(node.name) ?? []) {
-      const uid = codespace.metadata.uid;
-      if (phasesHoldingCapacity.has(codespace.status.phase) || occupyingContainers.has(uid)) {
-        add(uid, codespace.spec.resources);
-      }
+/**
+ * One node's view (the counting rules of `nodeViewsFrom`), from the codespaces assigned to it and
+ * a lookup of any codespace's resources by uid. Callers that keep these indexes up to date
+ * (the reconciler's cache) rebuild one node's view without looking at every codespace.
+ */
+export function nodeViewOf(
+  node: NodeRecord,
+  assigned: Iterable<AssignedCodespace>,
+  resourcesOf: (uid: string) => Pick<Resources, 'cpu' | 'memoryMiB'> | undefined,
+): NodeView {
+  const occupyingContainers = new Set(
+    node.containers.filter((c) => containerOccupies(c.state)).map((c) => c.uid),
+  );
+  const counted = new Set<string>();
+  let slots = 0;
+  let cpuMilli = 0;
+  let memoryMiB = 0;
+  const add = (uid: string, resources: Pick<Resources, 'cpu' | 'memoryMiB'>): void => {
+    if (counted.has(uid)) return;
+    counted.add(uid);
+    slots += 1;
+    cpuMilli += toMilliCpu(resources.cpu);
+    memoryMiB += resources.memoryMiB;
+  };
+  for (const codespace of assigned) {
+    const uid = codespace.metadata.uid;
+    if (phasesHoldingCapacity.has(codespace.status.phase) || occupyingContainers.has(uid)) {
+      add(uid, codespace.spec.resources);
     }
-    for (const uid of occupyingContainers) {
-      add(uid, byUid.get(uid)?.spec.resources ?? resourceDefaults);
-    }
-    return {
-      name: node.name,
-      ready: isReady(node),
-      unschedulable: node.unschedulable,
-      draining: node.draining,
-      capacity: { ...node.allocatable },
-      used: { slots, cpu: fromMilliCpu(cpuMilli), memoryMiB },
-      volumes: new Set(node.volumes),
-    };
-  });
+  }
+  for (const uid of occupyingContainers) {
+    add(uid, resourcesOf(uid) ?? resourceDefaults);
+  }
+  return {
+    name: node.name,
+    ready: isReady(node),
+    unschedulable: node.unschedulable,
+    draining: node.draining,
+    capacity: { ...node.allocatable },
+    used: { slots, cpu: fromMilliCpu(cpuMilli), memoryMiB },
+    volumes: new Set(node.volumes),
+  };
 }
 
 /**
