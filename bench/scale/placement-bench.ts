@@ -12,6 +12,7 @@ import { NullAgentClient } from './null-agent-client.js';
 /** The controller's default worker count: its planning lock still makes placements one at a time. */
 export const controllerWorkers = 4;
 const leaseDurationMs = 3_600_000;
+const passAttemptsMax = 3;
 
 export interface WindowResult {
   readonly contender: 'ours' | 'null';
@@ -39,6 +40,8 @@ export class PlacementBench {
   private readonly pending: string[];
   private placed = 0;
   private scheduledWrites = 0;
+  /** Reconcile passes that threw during ours windows (retried). */
+  failedPasses = 0;
 
   private constructor(
     private readonly store: RedisStore,
@@ -114,11 +117,19 @@ export class PlacementBench {
       'ours',
       names.length,
       async () => {
-        let next = 0;
+        // A failed pass (e.g. a command timeout while the event loop is busy planning) is retried,
+        // as the work queue would; failures are counted and reported.
+        const work = names.map((name) => ({ name, attempts: 0 }));
         const worker = async (): Promise<void> => {
-          while (next < names.length) {
-            const name = names[next++] as string;
-            await this.controller.reconcile(`cs/${name}`);
+          for (let item = work.shift(); item !== undefined; item = work.shift()) {
+            try {
+              await this.controller.reconcile(`cs/${item.name}`);
+            } catch (error) {
+              this.failedPasses += 1;
+              item.attempts += 1;
+              if (item.attempts >= passAttemptsMax) throw error;
+              work.push(item);
+            }
           }
         };
         await Promise.all(Array.from({ length: controllerWorkers }, worker));

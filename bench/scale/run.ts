@@ -141,14 +141,18 @@ async function main(): Promise<void> {
     });
     // As in production: agents beat every few seconds and the runner reads node records every
     // second (without it, nodes would look silent to the controller and nothing would be placed).
+    let nodePollFailures = 0;
+    let agentBeatFailures = 0;
     const beatTimer = setInterval(() => {
-      void inFlight(nodeIndexes, seedInFlight, (index) =>
+      inFlight(nodeIndexes, seedInFlight, (index) =>
         agentsStore.applyHeartbeat(fakeHeartbeat({ index, sequence: Date.now(), containers: 0 }), {
           receivedAtMs: Date.now(),
         }),
-      );
+      ).catch(() => (agentBeatFailures += 1));
     }, agentBeatIntervalMs);
-    const pollTimer = setInterval(() => void bench.controller.pollNodes(), nodePollIntervalMs);
+    const pollTimer = setInterval(() => {
+      bench.controller.pollNodes().catch(() => (nodePollFailures += 1));
+    }, nodePollIntervalMs);
     timers.push(beatTimer, pollTimer);
 
     log('warm-up');
@@ -231,6 +235,11 @@ async function main(): Promise<void> {
       heartbeats: { store: storeBeats, http: http.result },
       memory: { benchProcessWithControllerCache: benchMemory, orchestratorAfterHttpBeats: http.memory },
       agentCommands: bench.agents.commands,
+      failures: {
+        agentBeats: agentBeatFailures,
+        nodePolls: nodePollFailures,
+        placementPasses: bench.failedPasses,
+      },
     };
     mkdirSync('bench/results', { recursive: true });
     const file = args.quick ? 'bench/results/scale.quick.json' : 'bench/results/scale.json';

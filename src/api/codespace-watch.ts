@@ -5,7 +5,7 @@ import type { WatchEvent } from '../model/events.js';
 import type { Store } from '../store/store.js';
 import { matchesLabels } from './label-selector.js';
 import { canAccess, type Principal } from './principal.js';
-import { formatSseMessage } from './sse-format.js';
+import { formatSseMessage, formatWatchEventMessage } from './sse-format.js';
 import type { WatchRegistry } from './watch-registry.js';
 
 /**
@@ -115,9 +115,7 @@ export async function serveCodespaceWatch(
       const event = next.value;
       lastSeenVersion = event.resourceVersion;
       if (isVisible(event, options)) {
-        await send(
-          formatSseMessage({ id: String(event.resourceVersion), event: event.type, data: event.object }),
-        );
+        await send(formatWatchEventMessage(event));
       }
       pending = iterator.next();
       // A rejection that loses the race against abort must not become an unhandled rejection.

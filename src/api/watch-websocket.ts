@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CodeyardError } from '../model/errors.js';
+import type { WatchEvent } from '../model/events.js';
 import type { Store } from '../store/store.js';
 import type { SigningKeyRing } from '../tokens/signing-keys.js';
 import { apiAudience, type ApiRole } from '../tokens/token-kinds.js';
@@ -16,6 +17,17 @@ const tokenSubprotocolPrefix = 'codeyard.token.';
 /** Bytes queued for a slow browser before we drop it; it resumes from its last version. */
 export const watchSocketBufferedBytesMax = 4 * 1024 * 1024;
 const bookmarkIntervalMsDefault = 15_000;
+
+/** One JSON text per event, shared by every socket that sees it (the hub's events are shared objects). */
+const eventTexts = new WeakMap<object, string>();
+function watchEventText(event: WatchEvent): string {
+  let text = eventTexts.get(event);
+  if (text === undefined) {
+    text = JSON.stringify({ type: event.type, resourceVersion: event.resourceVersion, object: event.object });
+    eventTexts.set(event, text);
+  }
+  return text;
+}
 
 export interface WatchWebSocketOptions {
   store: Store;
@@ -89,15 +101,16 @@ async function streamEvents(
   const abort = new AbortController();
   ws.on('close', () => abort.abort());
   ws.on('error', () => abort.abort());
-  const send = (message: unknown) => {
+  // A slow client cannot make us buffer without bound: it is dropped and reconnects from its last version.
+  const send = (message: unknown) => sendText(JSON.stringify(message));
+  const sendText = (text: string) => {
     if (ws.readyState !== ws.OPEN) return;
     if (ws.bufferedAmount > watchSocketBufferedBytesMax) {
-      // A slow client cannot make us buffer without bound: it reconnects from its last version.
       ws.close(1013, 'too slow; resume from your last resourceVersion');
       abort.abort();
       return;
     }
-    ws.send(JSON.stringify(message));
+    ws.send(text);
   };
   const fail = (code: string, message: string) => {
     send({ type: 'ERROR', code, message });
@@ -121,7 +134,7 @@ async function streamEvents(
     })) {
       lastVersion = event.resourceVersion;
       if (!canAccess(principal, event.object)) continue;
-      send({ type: event.type, resourceVersion: event.resourceVersion, object: event.object });
+      sendText(watchEventText(event));
     }
     // The store cut us off (we fell behind) or the client left: either way the client resumes.
     if (!abort.signal.aborted) ws.close(1013, 'resume from your last resourceVersion');

@@ -5,7 +5,7 @@ import { dockerWorkloadFence, processWorkloadFence } from '../fleet/local/worklo
 import { LocalFleetProvider } from '../fleet/local/local-fleet-provider.js';
 import { processNodeLauncher } from '../fleet/local/node-launcher.js';
 import { ensureImage } from '../images/ensure-image.js';
-import { maxContainersPerNodeDefault } from '../model/limits.js';
+import { maxContainersPerNodeDefault, resourceDefaults } from '../model/limits.js';
 import { dataDirPaths, orchestratorConfigDefaults, type OrchestratorConfig } from '../orchestrator/config.js';
 import { localFleetName, resolveFleetJoinSecrets } from '../orchestrator/join-secrets.js';
 import { startOrchestrator, type RunningOrchestrator } from '../orchestrator/start-orchestrator.js';
@@ -48,6 +48,10 @@ export interface RunningPlatform {
   /** Stops nodes (their containers and processes; volumes stay), then the orchestrator. */
   stop(): Promise<void>;
 }
+
+/** What each local node advertises: 20 default-sized codespaces (1 cpu, 2 GiB). */
+const localNodeCpu = maxContainersPerNodeDefault * resourceDefaults.cpu;
+const localNodeMemoryMiB = maxContainersPerNodeDefault * resourceDefaults.memoryMiB;
 
 /** A platform token lasts a working week; `codeyard token` issues others. */
 const platformTokenTtlSeconds = 7 * 86_400;
@@ -114,6 +118,11 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
         CODEYARD_RUNTIME: runtime,
         CODEYARD_PROXY_ROUTING_MODE: 'path',
         CODEYARD_LOG_LEVEL: options.logLevel,
+        // Local nodes share one machine: each advertises room for its 20 slots of default size
+        // (Docker limits are ceilings, not reservations), so placement is bounded by slots, as
+        // the autoscaler assumes, rather than by this machine's few cores.
+        CODEYARD_NODE_CPU: String(localNodeCpu),
+        CODEYARD_NODE_MEMORY_MIB: String(localNodeMemoryMiB),
         ...(image ? { CODEYARD_WORKSPACE_IMAGE: image } : {}),
       },
     }),
@@ -127,7 +136,12 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     config,
     logger,
     fleet,
-    autoscaler: { slotsPerNode: maxContainersPerNodeDefault, scaleInCooldownMs: options.scaleInCooldownMs },
+    autoscaler: {
+      slotsPerNode: maxContainersPerNodeDefault,
+      scaleInCooldownMs: options.scaleInCooldownMs,
+      // One knob for a local fleet: "remove a node after it has been idle this long", scale-out or not.
+      scaleInAfterScaleOutCooldownMs: options.scaleInCooldownMs,
+    },
   });
   started.orchestrator = orchestrator;
   options.onProgress(`orchestrator: listening on ${orchestrator.url}`);

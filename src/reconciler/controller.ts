@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js';
 import type { AgentClient } from './agent-client.js';
 import { assignmentsOn } from './assignments.js';
 import type { Clock } from './clock.js';
+import { ClusterCache } from './cluster-cache.js';
 import { reconcilerConfigDefaults, type ReconcilerConfig } from './config.js';
 import { commitPlan, notLeader, sendCommands, type ExecutorContext } from './executor.js';
 import type { Fencer } from './fencer.js';
@@ -21,7 +22,7 @@ import { NodeReportDiff } from './node-report-diff.js';
 import { planOrphans } from './orphans.js';
 import { planCodespace, type Plan } from './plan.js';
 import type { ReconcileResult } from './reconcile-result.js';
-import { nodeViewsFor, planInputFor } from './snapshot.js';
+import { planInputFor } from './snapshot.js';
 import { WorkQueue } from './work-queue.js';
 
 /** How often the runner looks, and how many passes run at once. */
@@ -72,8 +73,8 @@ export class Controller {
   private readonly options: ControllerOptions;
   readonly config: ReconcilerConfig;
   private readonly timing: ControllerTiming;
-  private readonly codespaces = new Map<string, Codespace>();
-  private nodes = new Map<string, NodeRecord>();
+  /** Codespaces and node records, with the indexes that keep one reconcile pass O(nodes). */
+  private readonly cache = new ClusterCache();
   private synced = false;
   private lastResourceVersion = 0;
   /** When we could last see again (start, leadership, end of a store outage): silence is measured from here at the earliest. */
@@ -82,6 +83,10 @@ export class Controller {
   private readonly reports = new NodeReportDiff();
   private readonly lastHealth = new Map<string, NodeHealth>();
   private readonly planning = new Mutex();
+  /** The last judgement and what it depended on: reused by every key judged at the same instant. */
+  private judged:
+    | { readonly inputs: string; readonly nodes: JudgedNode[]; readonly byName: Map<string, JudgedNode> }
+    | undefined;
 
   constructor(options: ControllerOptions) {
     this.options = options;
@@ -127,9 +132,8 @@ export class Controller {
       this.synced = false;
       throw error;
     }
-    const names = new Set([...this.codespaces.keys(), ...fresh.keys()]);
-    this.codespaces.clear();
-    for (const [name, codespace] of fresh) this.codespaces.set(name, codespace);
+    const names = new Set([...this.cache.codespaceNames(), ...fresh.keys()]);
+    this.cache.replaceCodespaces(fresh.values());
     this.synced = true;
     this.lastResourceVersion = resourceVersion;
     for (const name of names) this.queue.add(codespaceKeyPrefix + name);
@@ -147,11 +151,11 @@ export class Controller {
     object: Codespace;
   }): void {
     const name = event.object.metadata.name;
-    const cached = this.codespaces.get(name);
+    const cached = this.cache.getCodespace(name);
     // Never step back to an older copy than one we wrote ourselves.
     if (cached !== undefined && Number(cached.metadata.resourceVersion) > event.resourceVersion) return;
-    if (event.type === 'DELETED') this.codespaces.delete(name);
-    else this.codespaces.set(name, event.object);
+    if (event.type === 'DELETED') this.cache.deleteCodespace(name);
+    else this.cache.setCodespace(event.object);
     this.lastResourceVersion = Math.max(this.lastResourceVersion, event.resourceVersion);
     this.queue.add(codespaceKeyPrefix + name);
   }
@@ -175,11 +179,10 @@ export class Controller {
       this.visibleSinceMs = Math.max(this.visibleSinceMs, nowMs);
     }
     this.lastNodePollOkMs = nowMs;
-    const previous = this.nodes;
-    this.nodes = new Map(records.map((r) => [r.name, r]));
-    const byUid = this.codespacesByUid();
+    const previous = new Set(this.cache.nodeNames());
+    this.cache.setNodes(records);
     const touch = (uid: string): void => {
-      const codespace = byUid.get(uid);
+      const codespace = this.cache.codespaceByUid(uid);
       if (codespace !== undefined) this.queue.add(codespaceKeyPrefix + codespace.metadata.name);
     };
     for (const record of records) {
@@ -191,8 +194,8 @@ export class Controller {
       for (const uid of changes.changedUids) touch(uid);
       if (changes.flagsChanged || !previous.has(record.name)) this.touchNode(record.name);
     }
-    for (const name of previous.keys()) {
-      if (!this.nodes.has(name)) {
+    for (const name of previous) {
+      if (!this.cache.hasNode(name)) {
         this.reports.forget(name);
         this.touchNode(name);
       }
@@ -208,20 +211,31 @@ export class Controller {
 
   /** Queues every codespace (the periodic resync). */
   resync(): void {
-    for (const name of this.codespaces.keys()) this.queue.add(codespaceKeyPrefix + name);
-    for (const name of this.nodes.keys()) this.queue.add(nodeKeyPrefix + name);
+    for (const name of this.cache.codespaceNames()) this.queue.add(codespaceKeyPrefix + name);
+    for (const name of this.cache.nodeNames()) this.queue.add(nodeKeyPrefix + name);
   }
 
   /** Every node known to the store or named by a codespace, judged on our own clock. */
   judgeNodes(): JudgedNode[] {
+    return [...this.judgedNodes().nodes];
+  }
+
+  /**
+   * The judged nodes and a map of them by name. Health depends on the clock, the records, the
+   * names codespaces refer to, when we could last see, and the fencer: the judgement is reused
+   * only while all of these are unchanged (many keys are reconciled within one clock tick).
+   */
+  private judgedNodes(): { nodes: JudgedNode[]; byName: Map<string, JudgedNode> } {
     const nowMs = this.options.clock.nowMs();
-    const names = new Set(this.nodes.keys());
-    for (const codespace of this.codespaces.values()) {
-      if (codespace.status.nodeName !== undefined) names.add(codespace.status.nodeName);
-      if (codespace.status.volumeNodeName !== undefined) names.add(codespace.status.volumeNodeName);
-    }
-    return [...names].sort().map((name) => {
-      const record = this.nodes.get(name);
+    const inputs = [
+      nowMs,
+      this.visibleSinceMs,
+      this.cache.nodesVersion,
+      ...this.options.fencer.fencedNodes(),
+    ].join('\n');
+    if (this.judged?.inputs === inputs) return this.judged;
+    const nodes = this.cache.knownNodeNames().map((name): JudgedNode => {
+      const record = this.cache.getNode(name);
       if (this.options.fencer.isFenced(name)) return { name, health: 'Fenced', record };
       const silenceMs = effectiveSilenceMs({
         lastHeartbeatReceivedMs: record?.lastHeartbeatReceivedMs,
@@ -230,6 +244,8 @@ export class Controller {
       });
       return { name, health: judgeSilence(silenceMs, this.config), record };
     });
+    this.judged = { inputs, nodes, byName: new Map(nodes.map((n) => [n.name, n])) };
+    return this.judged;
   }
 
   /** One reconcile pass for one key; the contract of `Reconcile`. */
@@ -248,26 +264,26 @@ export class Controller {
    */
   private async reconcileCodespace(name: string): Promise<ReconcileResult> {
     const step = await this.planning.run(async () => {
-      const codespace = this.codespaces.get(name);
+      const codespace = this.cache.getCodespace(name);
       if (codespace === undefined) return undefined;
-      const nodes = this.judgeNodes();
-      const all = [...this.codespaces.values()];
+      const { nodes, byName: nodeMap } = this.judgedNodes();
       const plan = planCodespace(
         planInputFor({
           codespace,
           nodes,
-          codespaces: all,
+          nodeMap,
+          observed: this.cache.observedFor(codespace.metadata.uid),
           nowMs: this.options.clock.nowMs(),
           visibleSinceMs: this.visibleSinceMs,
           config: this.config,
-          nodeViews: nodeViewsFor(nodes, all),
+          nodeViews: this.cache.nodeViews(),
         }),
       );
       try {
         const outcome = await commitPlan(codespace, plan, this.executor);
-        if (outcome.kind === 'finalized') this.codespaces.delete(name);
-        else this.codespaces.set(name, outcome.codespace);
-        return outcome.kind === 'finalized' ? undefined : { current: outcome.codespace, plan, nodes };
+        if (outcome.kind === 'finalized') this.cache.deleteCodespace(name);
+        else this.cache.setCodespace(outcome.codespace);
+        return outcome.kind === 'finalized' ? undefined : { current: outcome.codespace, plan, nodeMap };
       } catch (error) {
         if (
           error instanceof CodeyardError &&
@@ -279,14 +295,14 @@ export class Controller {
       }
     });
     if (step === undefined) return undefined;
-    await sendCommands(step.current, step.plan, new Map(step.nodes.map((n) => [n.name, n])), this.executor);
+    await sendCommands(step.current, step.plan, step.nodeMap, this.executor);
     return requeueOf(step.plan);
   }
 
   private async refresh(name: string): Promise<void> {
     const fresh = await this.options.store.getCodespace(name);
-    if (fresh === undefined) this.codespaces.delete(name);
-    else this.codespaces.set(name, fresh);
+    if (fresh === undefined) this.cache.deleteCodespace(name);
+    else this.cache.setCodespace(fresh);
   }
 
   /**
@@ -294,8 +310,8 @@ export class Controller {
    * ourselves), forget its record once nothing refers to it, and remove orphans on it.
    */
   private async reconcileNode(name: string): Promise<ReconcileResult> {
-    const nodes = this.judgeNodes();
-    const node = nodes.find((n) => n.name === name);
+    const { nodes, byName } = this.judgedNodes();
+    const node = byName.get(name);
     if (node === undefined) return undefined;
     if (node.health === 'Lost') {
       if (
@@ -317,7 +333,7 @@ export class Controller {
       for (const codespace of referenced) this.queue.add(codespaceKeyPrefix + codespace.metadata.name);
       if (referenced.length === 0 && node.record !== undefined) {
         await this.options.store.deleteNode(name);
-        this.nodes.delete(name);
+        this.cache.deleteNode(name);
         return undefined;
       }
       return referenced.length === 0 ? undefined : { requeueAfterMs: this.timing.fenceRetryMs };
@@ -331,7 +347,8 @@ export class Controller {
       return { requeueAfterMs: Math.max(1, this.config.nodeLostGraceMs - silenceMs) };
     }
     if (!this.synced) return undefined;
-    const existing = new Set([...this.codespaces.values()].map((c) => c.metadata.uid));
+    // The live set: `planOrphans` reads it synchronously, before the awaits below.
+    const existing = this.cache.codespaceUids();
     const epoch = this.options.leaderEpoch();
     if (epoch === undefined) throw notLeader();
     const agentUrl = node.record?.agentUrl;
@@ -353,32 +370,22 @@ export class Controller {
   assignmentsFor(nodeName: string): { epoch: number; assignments: Assignment[] } {
     const epoch = this.options.leaderEpoch();
     if (epoch === undefined) return { epoch: 0, assignments: [] };
-    return { epoch, assignments: assignmentsOn(nodeName, this.codespaces.values()) };
+    return { epoch, assignments: assignmentsOn(nodeName, this.cache.codespacesAssignedOrHeldOn(nodeName)) };
   }
 
   /** The cached codespaces (read-only copies from the store). */
   cachedCodespaces(): readonly Codespace[] {
-    return [...this.codespaces.values()];
+    return [...this.cache.codespaceValues()];
   }
 
   private codespacesOn(nodeName: string): Codespace[] {
-    const reported = new Set(this.nodes.get(nodeName)?.containers.map((c) => c.uid) ?? []);
-    return [...this.codespaces.values()].filter(
-      (c) =>
-        c.status.nodeName === nodeName ||
-        c.status.volumeNodeName === nodeName ||
-        reported.has(c.metadata.uid),
-    );
+    return this.cache.codespacesOn(nodeName);
   }
 
   private touchNode(nodeName: string): void {
     this.queue.add(nodeKeyPrefix + nodeName);
     for (const codespace of this.codespacesOn(nodeName))
       this.queue.add(codespaceKeyPrefix + codespace.metadata.name);
-  }
-
-  private codespacesByUid(): Map<string, Codespace> {
-    return new Map([...this.codespaces.values()].map((c) => [c.metadata.uid, c]));
   }
 }
 

@@ -26,21 +26,28 @@ export function nodeViewsFor(nodes: readonly JudgedNode[], codespaces: readonly 
   return nodeViewsFrom(records, codespaces);
 }
 
-/** The planner's input for one codespace; pass `nodeViews` when planning many against one snapshot. */
+/**
+ * The planner's input for one codespace. A caller that keeps its snapshot incrementally (the
+ * controller's `ClusterCache`) passes the prebuilt `nodeViews`, `nodeMap` and `observed`, which
+ * must equal what this would build from `nodes` and `codespaces`; then neither is scanned and
+ * `codespaces` may be omitted.
+ */
 export function planInputFor(options: {
   codespace: Codespace;
   nodes: readonly JudgedNode[];
-  codespaces: readonly Codespace[];
+  codespaces?: readonly Codespace[];
   nowMs: number;
   config: ReconcilerConfig;
   nodeViews?: readonly NodeView[];
+  nodeMap?: ReadonlyMap<string, JudgedNode>;
+  observed?: readonly ObservedOnNode[];
   visibleSinceMs?: number;
 }): PlanInput {
   return {
     codespace: options.codespace,
-    observed: observedFor(options.codespace.metadata.uid, options.nodes),
-    nodes: new Map(options.nodes.map((n) => [n.name, n])),
-    nodeViews: options.nodeViews ?? nodeViewsFor(options.nodes, options.codespaces),
+    observed: options.observed ?? observedFor(options.codespace.metadata.uid, options.nodes),
+    nodes: options.nodeMap ?? new Map(options.nodes.map((n) => [n.name, n])),
+    nodeViews: options.nodeViews ?? nodeViewsFor(options.nodes, options.codespaces ?? []),
     nowMs: options.nowMs,
     ...(options.visibleSinceMs === undefined ? {} : { visibleSinceMs: options.visibleSinceMs }),
     config: options.config,
