@@ -25,6 +25,11 @@ const placementKeyPrefix = 'scale:';
 const heartbeatKeyPrefix = 'scale-hb:';
 const seedInFlight = 32;
 const codespacesPerOwner = 100;
+/**
+ * Above the store's 1.5 s default: on the loaded shared machine, the 2,000-command node read and
+ * replies waiting behind a busy event loop (long planning passes) overran it and failed the run.
+ */
+const commandTimeoutMs = 10_000;
 const agentBeatIntervalMs = 5_000;
 const nodePollIntervalMs = 1_000;
 
@@ -112,10 +117,18 @@ async function main(): Promise<void> {
   const redis = await startRedisServer({ extraArgs: ['--maxmemory-policy', 'noeviction'] });
   pinProcess(redis.pid, redisCpu);
   const timers: NodeJS.Timeout[] = [];
-  const store = await RedisStore.connect({ url: redis.url, keyPrefix: placementKeyPrefix });
-  const hbStore = await RedisStore.connect({ url: redis.url, keyPrefix: heartbeatKeyPrefix });
+  const store = await RedisStore.connect({ url: redis.url, keyPrefix: placementKeyPrefix, commandTimeoutMs });
+  const hbStore = await RedisStore.connect({
+    url: redis.url,
+    keyPrefix: heartbeatKeyPrefix,
+    commandTimeoutMs,
+  });
   // The fake agents' beats during placement go through a connection of their own (not counted).
-  const agentsStore = await RedisStore.connect({ url: redis.url, keyPrefix: placementKeyPrefix });
+  const agentsStore = await RedisStore.connect({
+    url: redis.url,
+    keyPrefix: placementKeyPrefix,
+    commandTimeoutMs,
+  });
   try {
     const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
     log(`seeding ${size.nodes} nodes and ${size.codespaces} codespaces (load ${loadAverageStart})`);

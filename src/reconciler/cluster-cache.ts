@@ -216,11 +216,13 @@ export class ClusterCache {
     return this.viewList;
   }
 
-  private *assignedCodespaces(nodeName: string): Generator<Codespace> {
+  private assignedCodespaces(nodeName: string): Codespace[] {
+    const assigned: Codespace[] = [];
     for (const name of this.assignedTo.get(nodeName) ?? []) {
       const codespace = this.codespaces.get(name);
-      if (codespace !== undefined) yield codespace;
+      if (codespace !== undefined) assigned.push(codespace);
     }
+    return assigned;
   }
 
   private recordNames(): readonly string[] {

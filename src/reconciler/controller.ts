@@ -14,6 +14,7 @@ import { Mutex } from './mutex.js';
 import {
   effectiveSilenceMs,
   judgeSilence,
+  nextJudgementChangeMs,
   suspectSelf,
   type JudgedNode,
   type NodeHealth,
@@ -83,9 +84,16 @@ export class Controller {
   private readonly reports = new NodeReportDiff();
   private readonly lastHealth = new Map<string, NodeHealth>();
   private readonly planning = new Mutex();
-  /** The last judgement and what it depended on: reused by every key judged at the same instant. */
+  /** The last judgement and what it depended on: reused by every key while it still holds (see `judgedNodes`). */
   private judged:
-    | { readonly inputs: string; readonly nodes: JudgedNode[]; readonly byName: Map<string, JudgedNode> }
+    | {
+        readonly inputs: string;
+        /** The judgement holds for clock readings in [fromMs, untilMs). */
+        readonly fromMs: number;
+        readonly untilMs: number;
+        readonly nodes: JudgedNode[];
+        readonly byName: Map<string, JudgedNode>;
+      }
     | undefined;
 
   constructor(options: ControllerOptions) {
@@ -221,30 +229,32 @@ export class Controller {
   }
 
   /**
-   * The judged nodes and a map of them by name. Health depends on the clock, the records, the
-   * names codespaces refer to, when we could last see, and the fencer: the judgement is reused
-   * only while all of these are unchanged (many keys are reconciled within one clock tick).
+   * The judged nodes and a map of them by name. Health depends on the records, the names
+   * codespaces refer to, when we could last see, the fencer, and the clock: the judgement is
+   * reused while the others are unchanged and the clock has not reached the first instant at
+   * which some node's silence crosses a threshold (typically until the next node poll).
    */
   private judgedNodes(): { nodes: JudgedNode[]; byName: Map<string, JudgedNode> } {
     const nowMs = this.options.clock.nowMs();
-    const inputs = [
-      nowMs,
-      this.visibleSinceMs,
-      this.cache.nodesVersion,
-      ...this.options.fencer.fencedNodes(),
-    ].join('\n');
-    if (this.judged?.inputs === inputs) return this.judged;
+    const inputs = [this.visibleSinceMs, this.cache.nodesVersion, ...this.options.fencer.fencedNodes()].join(
+      '\n',
+    );
+    const last = this.judged;
+    if (last !== undefined && last.inputs === inputs && nowMs >= last.fromMs && nowMs < last.untilMs)
+      return last;
+    let untilMs = Number.POSITIVE_INFINITY;
     const nodes = this.cache.knownNodeNames().map((name): JudgedNode => {
       const record = this.cache.getNode(name);
       if (this.options.fencer.isFenced(name)) return { name, health: 'Fenced', record };
-      const silenceMs = effectiveSilenceMs({
+      const silence = {
         lastHeartbeatReceivedMs: record?.lastHeartbeatReceivedMs,
         visibleSinceMs: this.visibleSinceMs,
         nowMs,
-      });
-      return { name, health: judgeSilence(silenceMs, this.config), record };
+      };
+      untilMs = Math.min(untilMs, nextJudgementChangeMs(silence, this.config));
+      return { name, health: judgeSilence(effectiveSilenceMs(silence), this.config), record };
     });
-    this.judged = { inputs, nodes, byName: new Map(nodes.map((n) => [n.name, n])) };
+    this.judged = { inputs, fromMs: nowMs, untilMs, nodes, byName: new Map(nodes.map((n) => [n.name, n])) };
     return this.judged;
   }
 

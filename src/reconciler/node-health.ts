@@ -39,6 +39,23 @@ export function judgeSilence(
 }
 
 /**
+ * The first instant after `nowMs` at which `judgeSilence` of this node's silence can give another
+ * answer (its silence reaching a threshold), or Infinity once no threshold is ahead. Until then
+ * the judgement stands: callers reuse it across many keys instead of judging every node per key.
+ */
+export function nextJudgementChangeMs(
+  options: { lastHeartbeatReceivedMs: number | undefined; visibleSinceMs: number; nowMs: number },
+  config: Pick<ReconcilerConfig, 'nodeNotReadyAfterMs' | 'nodeLostGraceMs'>,
+): number {
+  const since = Math.max(options.lastHeartbeatReceivedMs ?? Number.NEGATIVE_INFINITY, options.visibleSinceMs);
+  const thresholds = [config.nodeNotReadyAfterMs, config.nodeLostGraceMs].sort((a, b) => a - b);
+  for (const thresholdMs of thresholds) {
+    if (since + thresholdMs > options.nowMs) return since + thresholdMs;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+/**
  * Kubernetes' unhealthy-zone rule: when more than `threshold` of the (unfenced) nodes look
  * silent at once, the likelier explanation is that we cannot see them — our network, the store,
  * a pause — so nobody is fenced until the picture improves.

@@ -27,9 +27,14 @@ export const workQueueDefaults: Omit<WorkQueueOptions, 'clock'> = {
   retryBurst: 200,
 };
 
+/** Consumed keys kept at the front of the waiting list before it is compacted. */
+const orderCompactAfterKeys = 1_024;
+
 export class WorkQueue {
   private readonly options: WorkQueueOptions;
-  private readonly order: string[] = [];
+  /** Waiting keys are `order[orderHead..]`: `shift()` on a large array moves every element, making a full pass quadratic. */
+  private order: string[] = [];
+  private orderHead = 0;
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly failures = new Map<string, number>();
@@ -49,7 +54,7 @@ export class WorkQueue {
 
   /** Keys waiting to be handed out (not those being processed or delayed). */
   get length(): number {
-    return this.order.length;
+    return this.order.length - this.orderHead;
   }
 
   isProcessing(key: string): boolean {
@@ -120,8 +125,14 @@ export class WorkQueue {
 
   /** The next key, marked as being processed, or undefined when none waits. Call `done` after. */
   tryGet(): string | undefined {
-    const key = this.order.shift();
-    if (key === undefined) return undefined;
+    if (this.orderHead >= this.order.length) return undefined;
+    const key = this.order[this.orderHead]!;
+    this.orderHead += 1;
+    // Drop the consumed prefix once it is at least half the array: amortised O(1) per key.
+    if (this.orderHead >= orderCompactAfterKeys && this.orderHead * 2 >= this.order.length) {
+      this.order = this.order.slice(this.orderHead);
+      this.orderHead = 0;
+    }
     this.dirty.delete(key);
     this.processing.add(key);
     return key;
