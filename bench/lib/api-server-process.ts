@@ -1,3 +1,8 @@
+import {
+  headersTimeoutMs,
+  keepAliveTimeoutMs,
+  requestTimeoutMs,
+} from '../../src/orchestrator/server-timeouts.js';
 /**
  * The orchestrator's HTTP API alone — `buildOrchestratorApp` with a RedisStore, the production
  * config, server timeouts and logger — without the reconciler, the fleet or the autoscaler
@@ -13,14 +18,6 @@ import { resolveFleetJoinSecrets } from '../../src/orchestrator/join-secrets.js'
 import { createOrchestratorMetrics } from '../../src/orchestrator/metrics.js';
 import { createStore } from '../../src/orchestrator/store-factory.js';
 import { loadOrCreateKeyRing } from '../../src/tokens/key-file.js';
-
-/**
- * The server timeouts `src/orchestrator/start-orchestrator.ts` sets (copied: importing that module
- * would load the reconciler and everything it needs).
- */
-const requestTimeoutMs = 30_000;
-const headersTimeoutMs = 10_000;
-const keepAliveTimeoutMs = 65_000;
 
 const config = loadOrchestratorConfig();
 const logger = pino({ level: config.logLevel, base: { service: 'orchestrator' } });

@@ -21,12 +21,8 @@ import type { OrchestratorContext } from './context.js';
 import { resolveFleetJoinSecrets } from './join-secrets.js';
 import { createOrchestratorMetrics } from './metrics.js';
 import { storeNodeDrainer } from './node-drainer.js';
+import { headersTimeoutMs, keepAliveTimeoutMs, requestTimeoutMs } from './server-timeouts.js';
 import { createStore } from './store-factory.js';
-
-/** A request must arrive in full within this time (slowloris); watch streams are responses, not requests. */
-export const requestTimeoutMs = 30_000;
-export const headersTimeoutMs = 10_000;
-export const keepAliveTimeoutMs = 65_000;
 
 export interface StartOrchestratorOptions {
   readonly config: OrchestratorConfig;

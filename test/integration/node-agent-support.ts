@@ -13,6 +13,7 @@ import type { SigningKeyRing } from '../../src/tokens/signing-keys.js';
 import { resourceDefaults } from '../../src/model/limits.js';
 import type { WorkloadSpec } from '../../src/node-agent/runtime/container-runtime.js';
 import { specHashOf } from '../../src/node-agent/spec-hash.js';
+import { freeLoopbackPort } from '../../src/fleet/local/free-port.js';
 
 export const testWorkspaceImage = 'codeyard/test-workspace:latest';
 
@@ -153,13 +154,7 @@ export async function startFakeOrchestrator(ring: SigningKeyRing): Promise<FakeO
   return fake;
 }
 
-export async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freeLoopbackPort };
 
 export interface AgentProcess {
   child: ChildProcess;

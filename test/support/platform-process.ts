@@ -12,13 +12,12 @@ import Docker from 'dockerode';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { labelKeys } from '../../src/node-agent/runtime/labels.js';
 import { volumeNameFor } from '../../src/model/codespace.js';
+import { freeLoopbackPort } from '../../src/fleet/local/free-port.js';
 
-const loopbackHost = '127.0.0.1';
 const repoRoot = resolve(import.meta.dirname, '..', '..');
 const binPath = join(repoRoot, 'bin', 'codeyard.js');
 /** Start-up runs tsx, checks the image and waits for the first node to be Ready. */
@@ -56,18 +55,7 @@ export interface PlatformProcess {
   stop(): Promise<void>;
 }
 
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, loopbackHost, () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
+export { freeLoopbackPort };
 
 /** Runs the real binary with `execFile`; the environment gets only what the CLI needs. */
 export function runCli(

@@ -7,9 +7,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeLoopbackPort } from '../../src/fleet/local/free-port.js';
 
 export const redisServerBinaryDefault = '/usr/bin/redis-server';
 const loopbackHost = '127.0.0.1';
@@ -175,18 +176,6 @@ function answersPing(port: number): Promise<boolean> {
         // "-LOADING" means not ready yet; only +PONG counts.
         finish(reply.startsWith('+PONG'));
       }
-    });
-  });
-}
-
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, loopbackHost, () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
     });
   });
 }

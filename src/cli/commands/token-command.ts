@@ -1,15 +1,9 @@
-import { join } from 'node:path';
 import { userIdPattern } from '../../model/names.js';
-import { issueApiToken } from '../../tokens/issue-token.js';
-import { loadOrCreateKeyRing } from '../../tokens/key-file.js';
+import { devTokenTtlSecondsMax, issueDevToken } from '../../orchestrator/issue-dev-token.js';
 import { usageError } from '../cli-error.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { dataDirFrom } from '../config.js';
-
-export function signingKeysPath(dataDir: string): string {
-  return join(dataDir, 'keys', 'signing-keys.json');
-}
 
 const ttlUnitsSeconds: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
@@ -17,7 +11,7 @@ export function parseTtlSeconds(raw: string): number {
   const match = /^(\d+)([smhd]?)$/.exec(raw);
   if (!match) throw usageError(`--ttl takes a duration like 30m, 24h or 7d, got "${raw}"`);
   const seconds = Number(match[1]) * (ttlUnitsSeconds[match[2] || 's'] ?? 1);
-  if (seconds < 60 || seconds > 90 * 86_400) throw usageError('--ttl must be between 1m and 90d');
+  if (seconds < 60 || seconds > devTokenTtlSecondsMax) throw usageError('--ttl must be between 1m and 7d');
   return seconds;
 }
 
@@ -35,12 +29,13 @@ export const tokenCommand: Command = {
     if (!values.user) throw usageError('usage: codeyard token --user USER [--admin] [--ttl 24h]');
     if (!new RegExp(userIdPattern).test(values.user))
       throw usageError(`--user "${values.user}" is not a valid user id`);
-    const ring = await loadOrCreateKeyRing(signingKeysPath(dataDirFrom({ dataDir: values['data-dir'] })));
-    const token = await issueApiToken(
-      ring,
-      { user: values.user, role: values.admin ? 'admin' : 'user' },
-      { ttlSeconds: parseTtlSeconds(values.ttl) },
-    );
+    // The same signing keys and rules as `src/orchestrator/issue-dev-token.ts`, which this wraps.
+    const token = await issueDevToken({
+      user: values.user,
+      admin: values.admin,
+      ttlSeconds: parseTtlSeconds(values.ttl),
+      dataDir: dataDirFrom({ dataDir: values['data-dir'] }),
+    });
     io.out(values.json ? JSON.stringify({ token }) : token);
     return 0;
   },

@@ -56,7 +56,8 @@ describe('the codeyard command line', () => {
     expect(parseTtlSeconds('24h')).toBe(86_400);
     expect(parseTtlSeconds('7d')).toBe(604_800);
     expect(() => parseTtlSeconds('forever')).toThrow('--ttl takes a duration');
-    expect(() => parseTtlSeconds('1s')).toThrow('between 1m and 90d');
+    expect(() => parseTtlSeconds('1s')).toThrow('between 1m and 7d');
+    expect(() => parseTtlSeconds('30d')).toThrow('between 1m and 7d');
   });
 
   it('renders aligned tables and readable ages', () => {
