@@ -103,7 +103,7 @@ export async function writeKv(dataDir: string, upstreamPort: number, extraRoutes
 
 /** The real node proxy process (src/node-proxy/main.ts), path routing, logs to `logFile`. */
 export async function startNodeProxy(options: {
-  forwarder: 'native' | 'reply-from';
+  forwarder: 'raw' | 'native' | 'reply-from';
   dataDir: string;
   /** The fake control plane's base URL; `agentId` names this proxy's activity counter. */
   controlPlaneUrl: string;

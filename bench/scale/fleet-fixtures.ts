@@ -32,10 +32,16 @@ function reportedContainer(node: number, slot: number): ObservedContainer {
  * A fake node agent's beat: 20 slots, cpu and memory large enough that slots are the only limit,
  * ready, with `containers` running containers reported.
  */
-export function fakeHeartbeat(options: { index: number; sequence: number; containers: number }): Heartbeat {
+export function fakeHeartbeat(options: {
+  index: number;
+  sequence: number;
+  containers: number;
+  /** Report these instead of `containers` made-up ones (the codespaces assigned to the node). */
+  reported?: readonly ObservedContainer[];
+}): Heartbeat {
   const capacity = { slots: slotsPerNode, cpu: 1024, memoryMiB: 16_000_000 };
-  const containers: ObservedContainer[] = [];
-  for (let slot = 0; slot < options.containers; slot += 1)
+  const containers: ObservedContainer[] = [...(options.reported ?? [])];
+  for (let slot = 0; options.reported === undefined && slot < options.containers; slot += 1)
     containers.push(reportedContainer(options.index, slot));
   return {
     nodeName: nodeName(options.index),
@@ -52,5 +58,24 @@ export function fakeHeartbeat(options: { index: number; sequence: number; contai
     draining: false,
     volumes: [],
     containers,
+  };
+}
+
+/** The container a node agent reports for a codespace it runs (ready, at the codespace's generation). */
+export function runningContainerOf(
+  codespace: { metadata: { uid: string; name: string; owner: string; generation: number } },
+  slot: number,
+): ObservedContainer {
+  return {
+    uid: codespace.metadata.uid,
+    name: codespace.metadata.name,
+    owner: codespace.metadata.owner,
+    generation: codespace.metadata.generation,
+    epoch: 1,
+    state: 'running',
+    hostPort: 20_000 + slot,
+    startedAt: '2026-01-01T00:00:00.000Z',
+    lastActivityAt: '2026-01-01T00:00:00.000Z',
+    ready: true,
   };
 }

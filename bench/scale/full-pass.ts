@@ -15,6 +15,8 @@ export interface FullPassResult {
   /** relist + processing, projected to every key when the time limit cut the pass short. */
   readonly projectedPassMs: number;
   readonly redisCommandsPerKey: number;
+  /** Keys answered from the controller's memo of empty plans (nothing it reads changed). */
+  readonly keysSkipped: number;
   readonly errors: number;
 }
 
@@ -34,6 +36,7 @@ export async function timeFullPass(options: {
   const relistMs = performance.now() - started;
   const keysQueued = controller.queue.length;
   const before = options.counter.commands;
+  const skippedBefore = controller.skippedPasses;
   const deadline = performance.now() + options.timeLimitMs;
   let keysProcessed = 0;
   let errors = 0;
@@ -60,6 +63,7 @@ export async function timeFullPass(options: {
     processMs,
     projectedPassMs: relistMs + (processMs * keysQueued) / Math.max(1, keysProcessed),
     redisCommandsPerKey: (options.counter.commands - before) / Math.max(1, keysProcessed),
+    keysSkipped: controller.skippedPasses - skippedBefore,
     errors,
   };
 }

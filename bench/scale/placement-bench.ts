@@ -1,5 +1,6 @@
 import type { Codespace } from '../../src/model/codespace.js';
 import { systemClock } from '../../src/reconciler/clock.js';
+import { codespaceUrlFor } from '../../src/reconciler/codespace-url.js';
 import { Controller } from '../../src/reconciler/controller.js';
 import { Fencer } from '../../src/reconciler/fencer.js';
 import type { RedisStore } from '../../src/store/redis/redis-store.js';
@@ -9,7 +10,7 @@ import type { CommandCounter } from './command-counter.js';
 import { nodeName, slotsPerNode } from './fleet-fixtures.js';
 import { NullAgentClient } from './null-agent-client.js';
 
-/** The controller's default worker count: its planning lock still makes placements one at a time. */
+/** The controller's default worker count (placements plan one at a time, their writes overlap). */
 export const controllerWorkers = 4;
 const leaseDurationMs = 3_600_000;
 const passAttemptsMax = 3;
@@ -140,8 +141,8 @@ export class PlacementBench {
   }
 
   /**
-   * Null placer: the same fenced CAS status write, one at a time as the controller's planning lock
-   * makes them, with the node taken from an array computed before the clock starts.
+   * Null placer: the same fenced CAS status write, with as many in flight as the controller's
+   * workers, the node taken from an array computed before the clock starts.
    */
   async runNull(count: number, options: { steady?: boolean } = {}): Promise<WindowResult> {
     const names = this.pending.splice(0, count);
@@ -157,14 +158,22 @@ export class PlacementBench {
       items.length,
       async () => {
         const nowIso = new Date().toISOString();
-        for (const { codespace, node } of items) {
-          written.push(
-            await this.store.updateCodespace(scheduledOn(codespace, node, nowIso, options.steady ?? false), {
-              expectedResourceVersion: codespace.metadata.resourceVersion,
-              fence: { leaderEpoch: this.epoch },
-            }),
-          );
-        }
+        // As many writes in flight as the controller has workers: the same concurrency as ours.
+        let next = 0;
+        const worker = async (): Promise<void> => {
+          for (let item = items[next++]; item !== undefined; item = items[next++]) {
+            written.push(
+              await this.store.updateCodespace(
+                scheduledOn(item.codespace, item.node, nowIso, options.steady ?? false),
+                {
+                  expectedResourceVersion: item.codespace.metadata.resourceVersion,
+                  fence: { leaderEpoch: this.epoch },
+                },
+              ),
+            );
+          }
+        };
+        await Promise.all(Array.from({ length: controllerWorkers }, worker));
         return written.length;
       },
       () => undefined,
@@ -275,7 +284,11 @@ function scheduledOn(codespace: Codespace, node: string, nowIso: string, steady:
       ...codespace.status,
       phase: 'Scheduled',
       nodeName: node,
-      url: `http://127.0.0.1:1/codespaces/${codespace.metadata.name}/`,
+      url: codespaceUrlFor(
+        `http://127.0.0.1:1/proxies/${Number(node.slice('node-'.length))}`,
+        codespace.metadata.name,
+      ),
+      observedGeneration: codespace.metadata.generation,
       conditions: [
         { type: 'Scheduled', status: 'True', reason: 'Placed', message, lastTransitionTime: nowIso },
         {

@@ -13,7 +13,8 @@ import { pinProcess } from '../lib/cpu-pinning.js';
 import { markdownTable } from '../lib/markdown-table.js';
 import { loadAverage1m } from '../lib/process-cpu.js';
 import { CommandCounter } from './command-counter.js';
-import { codespaceName, fakeHeartbeat } from './fleet-fixtures.js';
+import type { ObservedContainer } from '../../src/model/node.js';
+import { codespaceName, fakeHeartbeat, runningContainerOf } from './fleet-fixtures.js';
 import { timeFullPass, timeRawRead } from './full-pass.js';
 import { httpHeartbeats, memoryOf, storeHeartbeats } from './heartbeat-bench.js';
 import { PlacementBench, type WindowResult } from './placement-bench.js';
@@ -40,6 +41,7 @@ const full = {
   windowPlacements: 250,
   rounds: 3,
   fullPassTimeLimitMs: 30_000,
+  convergingPassTimeLimitMs: 120_000,
   heartbeatRounds: 3,
 };
 const quick = {
@@ -49,6 +51,7 @@ const quick = {
   windowPlacements: 25,
   rounds: 3,
   fullPassTimeLimitMs: 5_000,
+  convergingPassTimeLimitMs: 20_000,
   heartbeatRounds: 2,
 };
 
@@ -156,12 +159,22 @@ async function main(): Promise<void> {
     // second (without it, nodes would look silent to the controller and nothing would be placed).
     let nodePollFailures = 0;
     let agentBeatFailures = 0;
-    const beatTimer = setInterval(() => {
+    /** What each fake agent reports running (set once every codespace is placed). */
+    const reportedByNode = new Map<number, ObservedContainer[]>();
+    const beatAll = (): Promise<void> =>
       inFlight(nodeIndexes, seedInFlight, (index) =>
-        agentsStore.applyHeartbeat(fakeHeartbeat({ index, sequence: Date.now(), containers: 0 }), {
-          receivedAtMs: Date.now(),
-        }),
-      ).catch(() => (agentBeatFailures += 1));
+        agentsStore.applyHeartbeat(
+          fakeHeartbeat({
+            index,
+            sequence: Date.now(),
+            containers: 0,
+            ...(reportedByNode.size === 0 ? {} : { reported: reportedByNode.get(index) ?? [] }),
+          }),
+          { receivedAtMs: Date.now() },
+        ),
+      );
+    const beatTimer = setInterval(() => {
+      beatAll().catch(() => (agentBeatFailures += 1));
     }, agentBeatIntervalMs);
     const pollTimer = setInterval(() => {
       bench.controller.pollNodes().catch(() => (nodePollFailures += 1));
@@ -182,7 +195,34 @@ async function main(): Promise<void> {
     log('filling the rest');
     await bench.fillTo(100);
     const benchMemory = memoryOf(process.pid);
-    log('full reconcile pass');
+    // The agents now report every codespace assigned to them as running, as they would once they
+    // started them: the first pass records each one Running (a write per key); the next is the
+    // periodic resync of a calm cluster (beats keep arriving every 5 s throughout).
+    for (const codespace of bench.controller.cachedCodespaces()) {
+      const node = codespace.status.nodeName;
+      if (node === undefined) continue;
+      const index = Number(node.slice('node-'.length));
+      const list = reportedByNode.get(index) ?? [];
+      list.push(runningContainerOf(codespace, list.length));
+      reportedByNode.set(index, list);
+    }
+    await beatAll();
+    await bench.controller.pollNodes();
+    log('full reconcile pass (converging: every codespace becomes Running)');
+    const convergingPass = await timeFullPass({
+      controller: bench.controller,
+      counter,
+      timeLimitMs: size.convergingPassTimeLimitMs,
+    });
+    // One resync after convergence finds nothing to do for each key (and remembers so); the
+    // measured pass is the resync after it, the steady state of a calm cluster.
+    log('full reconcile pass (settling: plans every key once more, nothing to write)');
+    const settlingPass = await timeFullPass({
+      controller: bench.controller,
+      counter,
+      timeLimitMs: size.convergingPassTimeLimitMs,
+    });
+    log('full reconcile pass (calm resync)');
     const pass = await timeFullPass({
       controller: bench.controller,
       counter,
@@ -244,6 +284,8 @@ async function main(): Promise<void> {
         windows: { low, high },
       },
       fullPass: pass,
+      convergingPass,
+      settlingPass,
       rawRead: raw,
       heartbeats: { store: storeBeats, http: http.result },
       memory: { benchProcessWithControllerCache: benchMemory, orchestratorAfterHttpBeats: http.memory },
@@ -328,11 +370,25 @@ async function main(): Promise<void> {
             yes(verdicts.heartbeatsHttp),
           ],
           [
-            `full pass ms (${pass.keysProcessed}/${pass.keysQueued} keys, projected)`,
+            `calm full pass ms (${pass.keysProcessed}/${pass.keysQueued} keys, ${pass.keysSkipped} skipped, projected)`,
             pass.projectedPassMs,
             rawMs,
             '≤ 1000',
             yes(verdicts.fullPass),
+          ],
+          [
+            `converging pass ms (${convergingPass.keysProcessed}/${convergingPass.keysQueued} keys, projected)`,
+            convergingPass.projectedPassMs,
+            rawMs,
+            '',
+            '',
+          ],
+          [
+            `settling pass ms (${settlingPass.keysProcessed}/${settlingPass.keysQueued} keys, projected)`,
+            settlingPass.projectedPassMs,
+            rawMs,
+            '',
+            '',
           ],
           [
             'full pass ÷ raw pipelined read',

@@ -74,15 +74,18 @@ async function startStorePhase(phase: Phase): Promise<void> {
     for (let attempt = 0; attempt <= resumesPerWatcherMax && !signal.aborted; attempt += 1) {
       if (attempt > 0) phase.resumes += 1;
       // Exactly what a consumer does: watch from the last version seen; resume when cut off.
-      for await (const event of store!.watchCodespaces({ fromResourceVersion: last, signal })) {
-        if (event.resourceVersion <= last) {
-          // The Store contract: every event after fromResourceVersion, in order, once. Say so loudly.
-          process.stderr.write(
-            `store watch delivered version ${event.resourceVersion} after ${last} (watch from ${from})\n`,
-          );
+      // Batches, as the API's SSE and WebSocket watches consume them (one step per ready run).
+      for await (const batch of store!.watchCodespaceBatches({ fromResourceVersion: last, signal })) {
+        for (const event of batch) {
+          if (event.resourceVersion <= last) {
+            // The Store contract: every event after fromResourceVersion, in order, once. Say so loudly.
+            process.stderr.write(
+              `store watch delivered version ${event.resourceVersion} after ${last} (watch from ${from})\n`,
+            );
+          }
+          last = event.resourceVersion;
+          deliver(phase, ledger, event.object.metadata.labels, event.resourceVersion);
         }
-        last = event.resourceVersion;
-        deliver(phase, ledger, event.object.metadata.labels, event.resourceVersion);
       }
     }
   });

@@ -6,7 +6,7 @@ import type { LedgerTotals } from './delivery-ledger.js';
  * under test), over the child's IPC channel.
  *
  * Modes of the store-level fan-out process:
- * - `store`: `RedisStore.watchCodespaces`, N watchers (ours: one XREAD connection, in-process hub);
+ * - `store`: `RedisStore.watchCodespaceBatches`, N watchers (ours: one XREAD connection, in-process hub);
  * - `pubsub`: one raw Redis SUBSCRIBE connection, each message parsed once and handed to N
  *   in-process listeners (the baseline: the same shape as our design, without the store);
  * - `naive-pubsub`: N SUBSCRIBE connections, each parsing for itself.

@@ -5,6 +5,7 @@ import type { SigningKeyRing } from '../tokens/signing-keys.js';
 import { apiAudience, type ApiRole } from '../tokens/token-kinds.js';
 import { verifyToken } from '../tokens/verify-token.js';
 import type { Principal } from './principal.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
 
 /** A JWT we issue is well under 1 KiB; anything much longer is not ours. */
 const bearerTokenMaxLength = 4096;
@@ -32,11 +33,26 @@ export function tokenKeyFor(credential: string): string {
   return createHash('sha256').update(credential).digest('base64url');
 }
 
-/** An `onRequest` hook: verifies the API token and records who is calling on the request. */
-export function apiAuthenticationHook(keyRing: SigningKeyRing) {
+/**
+ * An `onRequest` hook: verifies the API token and records who is calling on the request. A token
+ * that verified is remembered until it expires (see `VerifiedTokenCache`); `nowMs` is the clock
+ * that expiry is judged by (the same wall clock token verification uses).
+ */
+export function apiAuthenticationHook(
+  keyRing: SigningKeyRing,
+  options: { nowMs?: () => number; cache?: VerifiedTokenCache } = {},
+) {
+  const nowMs = options.nowMs ?? Date.now;
+  const cache = options.cache ?? new VerifiedTokenCache();
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const credential = bearerCredential(request);
     // The ring is read at each request so a rotation takes effect without a restart.
+    const keys = keyRing.all();
+    const known = cache.lookup(credential, { keys, nowMs: nowMs() });
+    if (known !== undefined) {
+      request.principal = known;
+      return;
+    }
     const payload = await verifyToken(credential, {
       kind: 'api',
       audience: apiAudience,
@@ -46,7 +62,15 @@ export function apiAuthenticationHook(keyRing: SigningKeyRing) {
     if (typeof payload.sub !== 'string' || (role !== 'user' && role !== 'admin')) {
       throw new CodeyardError('UNAUTHENTICATED', 'invalid token: claims "sub" and "role" are required');
     }
-    request.principal = { user: payload.sub, role: role as ApiRole, tokenKey: tokenKeyFor(credential) };
+    const principal: Principal = {
+      user: payload.sub,
+      role: role as ApiRole,
+      tokenKey: tokenKeyFor(credential),
+    };
+    request.principal = principal;
+    if (typeof payload.exp === 'number') {
+      cache.remember(credential, { principal, expiresAtMs: payload.exp * 1000, keys });
+    }
   };
 }
 

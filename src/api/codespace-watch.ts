@@ -50,11 +50,11 @@ export async function serveCodespaceWatch(
 ): Promise<void> {
   const fromResourceVersion = await startingVersion(request, options);
   const lease = options.watches.acquire(options.principal.tokenKey);
-  let iterator: AsyncIterator<WatchEvent>;
-  let first: Promise<IteratorResult<WatchEvent>>;
+  let iterator: AsyncIterator<readonly WatchEvent[]>;
+  let first: Promise<IteratorResult<readonly WatchEvent[]>>;
   try {
     iterator = options.store
-      .watchCodespaces({ fromResourceVersion, signal: lease.signal, bufferLimit: options.bufferLimit })
+      .watchCodespaceBatches({ fromResourceVersion, signal: lease.signal, bufferLimit: options.bufferLimit })
       [Symbol.asyncIterator]();
     first = iterator.next();
     first.catch(ignore);
@@ -76,10 +76,6 @@ export async function serveCodespaceWatch(
   raw.on('close', () => lease.abort());
   // The client may have gone during the start window, before that listener existed.
   if (raw.destroyed || raw.socket === null || raw.socket.destroyed) lease.abort();
-  const aborted = new Promise<'aborted'>((resolve) => {
-    if (lease.signal.aborted) resolve('aborted');
-    lease.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
-  });
 
   let lastSeenVersion = fromResourceVersion;
   let blocked = false;
@@ -108,18 +104,21 @@ export async function serveCodespaceWatch(
 
   try {
     await send(`retry: ${watchReconnectHintMs}\n\n${bookmark()}`);
+    // No race against the abort signal here: the store ends the iteration when the lease's
+    // signal aborts (its contract), and a race per batch would pile reactions onto a promise
+    // that lives as long as the stream.
     let pending = first;
     for (;;) {
-      const next = await Promise.race([pending, aborted]);
-      if (next === 'aborted' || next.done) break;
-      const event = next.value;
-      lastSeenVersion = event.resourceVersion;
-      if (isVisible(event, options)) {
-        await send(formatWatchEventMessage(event));
+      const next = await pending;
+      if (next.done === true || lease.signal.aborted) break;
+      // Every event that was ready at once goes out in one write: one syscall per batch.
+      let chunk = '';
+      for (const event of next.value) {
+        if (isVisible(event, options)) chunk += formatWatchEventMessage(event);
       }
+      lastSeenVersion = next.value[next.value.length - 1]!.resourceVersion;
+      if (chunk !== '') await send(chunk);
       pending = iterator.next();
-      // A rejection that loses the race against abort must not become an unhandled rejection.
-      pending.catch(ignore);
     }
   } catch (error) {
     // The stream is already open: report in-band, then end so the client resumes or relists.

@@ -73,13 +73,12 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ context: OrchestratorContex
           field: 'fleet',
         });
       }
-      const known = await store.getNode(beat.nodeName);
-      if (known && known.fleet !== fleet) {
-        throw new CodeyardError('FORBIDDEN', `node "${beat.nodeName}" belongs to another fleet`, {
-          field: 'nodeName',
-        });
-      }
-      const result = await store.applyHeartbeat(beat, { receivedAtMs: clock.nowMs() });
+      // A node recorded under another fleet is refused (FORBIDDEN) by the store, in the same
+      // round trip as the write.
+      const result = await store.applyHeartbeat(beat, {
+        receivedAtMs: clock.nowMs(),
+        ...(fleet === undefined ? {} : { expectedFleet: fleet }),
+      });
       if (!result.accepted) {
         request.log.debug({ node: beat.nodeName, sequence: beat.sequence }, 'stale heartbeat ignored');
       }

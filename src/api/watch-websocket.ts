@@ -127,14 +127,15 @@ async function streamEvents(
     options.bookmarkIntervalMs ?? bookmarkIntervalMsDefault,
   );
   try {
-    for await (const event of options.store.watchCodespaces({
+    for await (const batch of options.store.watchCodespaceBatches({
       fromResourceVersion: lastVersion,
       signal: abort.signal,
       ...(options.bufferLimit ? { bufferLimit: options.bufferLimit } : {}),
     })) {
-      lastVersion = event.resourceVersion;
-      if (!canAccess(principal, event.object)) continue;
-      sendText(watchEventText(event));
+      for (const event of batch) {
+        lastVersion = event.resourceVersion;
+        if (canAccess(principal, event.object)) sendText(watchEventText(event));
+      }
     }
     // The store cut us off (we fell behind) or the client left: either way the client resumes.
     if (!abort.signal.aborted) ws.close(1013, 'resume from your last resourceVersion');

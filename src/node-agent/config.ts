@@ -34,6 +34,12 @@ export interface AgentConfig {
   /** Test knob: how many ms one second of a spec's idleTimeoutSeconds lasts (1000 in production). */
   idleMsPerSecond: number;
   assignmentGraceMs: number;
+  /**
+   * Test-only (chaos suite): added to this agent's wall clock — idle judgement, timestamps it
+   * writes, heartbeat `sentAt` — to simulate skew against the orchestrator. 0 in production.
+   * Docker's own timestamps (a container's start time) keep the host clock.
+   */
+  clockOffsetMs: number;
   nodeCpu: number;
   nodeMemoryMiB: number;
   pidsLimit: number;
@@ -58,6 +64,19 @@ function integer(env: Env, name: string, fallback: number, bounds: { min: number
   const value = Number(raw);
   if (value < bounds.min || value > bounds.max)
     throw new ConfigError(name, `${value} is outside ${bounds.min}..${bounds.max}`);
+  return value;
+}
+
+/** Largest skew the test-only clock offset may simulate: one day, either way. */
+export const clockOffsetMsMax = 86_400_000;
+
+function signedInteger(env: Env, name: string, bounds: { maxAbs: number }): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return 0;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `${JSON.stringify(raw)} is not a whole number`);
+  const value = Number(raw);
+  if (Math.abs(value) > bounds.maxAbs)
+    throw new ConfigError(name, `${value} is outside -${bounds.maxAbs}..${bounds.maxAbs}`);
   return value;
 }
 
@@ -166,6 +185,7 @@ export function loadAgentConfig(env: Env): AgentConfig {
     }),
     idleMsPerSecond: integer(env, 'CODEYARD_IDLE_MS_PER_SECOND', 1000, { min: 1, max: 1000 }),
     assignmentGraceMs: integer(env, 'CODEYARD_ASSIGNMENT_GRACE_MS', 30_000, { min: 0, max: 3_600_000 }),
+    clockOffsetMs: signedInteger(env, 'CODEYARD_CLOCK_OFFSET_MS', { maxAbs: clockOffsetMsMax }),
     nodeCpu: integer(env, 'CODEYARD_NODE_CPU', cpus().length, { min: 1, max: 1024 }),
     nodeMemoryMiB: integer(env, 'CODEYARD_NODE_MEMORY_MIB', Math.floor(totalmem() / 1024 / 1024), {
       min: 256,

@@ -23,6 +23,8 @@ export interface HeartbeatClientOptions {
   logger: Logger;
   fetchImpl?: typeof fetch;
   random?: () => number;
+  /** The node's wall clock, for `sentAt` (a test-only offset may skew it); default `Date.now`. */
+  nowMs?: () => number;
 }
 
 /**
@@ -110,7 +112,7 @@ export class HeartbeatClient {
       const body: Heartbeat = {
         ...(await this.options.build()),
         sequence: this.sequence,
-        sentAt: new Date().toISOString(),
+        sentAt: new Date((this.options.nowMs ?? Date.now)()).toISOString(),
       };
       const response = await (this.options.fetchImpl ?? fetch)(url, {
         method: 'POST',

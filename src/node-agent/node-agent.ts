@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { EnsureRunningRequest, StopRequest } from '../model/agent-protocol.js';
 import type { StopReason } from '../model/codespace.js';
+import { faultPoint } from '../fault-points/fault-point.js';
 import { CodeyardError } from '../model/errors.js';
 import type { ObservedContainer } from '../model/node.js';
 import type { EpochStore } from './epoch-store.js';
@@ -111,6 +112,7 @@ export class NodeAgent {
           }
           continue;
         }
+        faultPoint('after-port-allocation');
         kv.set(uid, {
           name: request.name,
           uid,
@@ -125,6 +127,7 @@ export class NodeAgent {
           idleTimeoutSeconds: request.spec.idleTimeoutSeconds,
           ...(known?.lastActivityAt ? { lastActivityAt: known.lastActivityAt } : {}),
         });
+        faultPoint('after-kv-write');
         try {
           const started = await runtime.ensure({
             uid,
@@ -260,7 +263,25 @@ export class NodeAgent {
   }
 
   private async stopLocked(uid: string, reason: StopReason, patch: { generation?: number }): Promise<void> {
-    await this.options.runtime.stop(uid);
+    const before = this.options.kv.get(uid);
+    if (before?.state === 'running') {
+      // Withdraw the route before the container goes (the proxy watches kv.json): a request
+      // arriving during the stop gets the proxy's own page instead of being forwarded into a dying
+      // container, and no activity is recorded for a codespace already on its way down. The
+      // reason is kept too, so an agent crash mid-stop does not lose why it was stopping.
+      this.options.kv.update(uid, { state: 'stopping', ready: false, stopReason: reason });
+      await this.options.kv.flush().catch(() => undefined);
+    }
+    try {
+      await this.options.runtime.stop(uid);
+    } catch (error) {
+      if (before?.state === 'running' && before.hostPort !== undefined) {
+        // Still running as far as we know: route to it again once it answers.
+        this.options.kv.update(uid, { state: 'running', stopReason: undefined });
+        this.probeReadiness(uid, before.hostPort);
+      }
+      throw error;
+    }
     this.options.ports.release(uid);
     const entry = this.options.kv.get(uid);
     if (entry) {

@@ -74,6 +74,8 @@ export async function startAgent(
   const epochs = new EpochStore(join(config.dataDir, 'highest-epoch'));
   await epochs.load();
   let heartbeats: HeartbeatClient | undefined;
+  // The node's wall clock: the host's, shifted only by the test-only skew setting.
+  const nowMs = () => Date.now() + config.clockOffsetMs;
   const agent = new NodeAgent({
     nodeName: config.nodeName,
     runtime,
@@ -82,6 +84,7 @@ export async function startAgent(
     epochs,
     maxContainers: config.maxContainers,
     logger,
+    nowMs,
     onChange: () => heartbeats?.poke(),
   });
   const sync = { runtime, ports, kv, agent, logger };
@@ -107,6 +110,7 @@ export async function startAgent(
     logger,
     intervalMs: config.idleCheckIntervalMs,
     policy: { msPerIdleSecond: config.idleMsPerSecond },
+    nowMs,
   });
   idle.start();
   const joinSecret = await joinSecretOf(config);
@@ -118,6 +122,7 @@ export async function startAgent(
       joinSecret,
       intervalMs: config.heartbeatIntervalMs,
       logger,
+      nowMs,
       build: () =>
         buildHeartbeat({
           agent,
@@ -133,7 +138,7 @@ export async function startAgent(
         }),
       onResponse: async (response) => {
         if (response.assignments && response.epoch !== undefined) {
-          const options = { agent, logger, graceMs: config.assignmentGraceMs };
+          const options = { agent, logger, graceMs: config.assignmentGraceMs, nowMs };
           await convergeToAssignments(options, response.assignments, response.epoch);
         }
       },

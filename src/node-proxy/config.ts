@@ -10,13 +10,14 @@ import { isDnsLabel } from '../model/names.js';
 export type RoutingMode = 'subdomain' | 'path';
 
 /**
- * How plain HTTP requests reach a container. `native`: node:http with a keep-alive Agent (the
- * default: cheapest measured, see docs/benchmarks.md). `reply-from`: @fastify/reply-from behind
- * the same authentication and header policy, kept selectable for comparison. WebSocket upgrades
- * are piped as bytes in both.
+ * How plain HTTP requests reach a container. `raw` (the default: cheapest measured, see
+ * docs/benchmarks.md): pooled keep-alive TCP connections, request head written and response
+ * head parsed by the proxy itself (upstream-raw.ts). `native`: node:http with a keep-alive
+ * Agent. `reply-from`: @fastify/reply-from. All three sit behind the same authentication and
+ * header policy; WebSocket upgrades are relayed as bytes in all.
  */
-export type ProxyForwarder = 'native' | 'reply-from';
-export const proxyForwarders: readonly ProxyForwarder[] = ['native', 'reply-from'];
+export type ProxyForwarder = 'raw' | 'native' | 'reply-from';
+export const proxyForwarders: readonly ProxyForwarder[] = ['raw', 'native', 'reply-from'];
 
 export interface ProxyConfig {
   nodeName: string;
@@ -140,7 +141,7 @@ export function loadProxyConfig(env: Env = process.env, cwd: string = process.cw
     invalid('CODEYARD_LOG_LEVEL', `must be one of ${logLevels.join(', ')}`);
   }
 
-  const forwarder = text(env, 'CODEYARD_PROXY_FORWARDER', 'native');
+  const forwarder = text(env, 'CODEYARD_PROXY_FORWARDER', 'raw');
   if (!(proxyForwarders as readonly string[]).includes(forwarder)) {
     invalid('CODEYARD_PROXY_FORWARDER', `must be one of ${proxyForwarders.join(', ')}`);
   }

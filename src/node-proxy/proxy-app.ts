@@ -20,6 +20,7 @@ import { resolveTarget, takeToken, type RoutingOptions } from './routing.js';
 import { SessionCodec, type Session } from './session.js';
 import { createReplyFromForwarder } from './reply-from-forwarder.js';
 import { createNativeForwarder, type HttpForwarder } from './upstream-http.js';
+import { createRawForwarder } from './upstream-raw.js';
 import { tunnelWebSocket } from './websocket-upgrade.js';
 
 /** Header bounds: a request head larger than this is refused by Node's parser (431). */
@@ -86,7 +87,11 @@ export function createProxyServer(options: ProxyAppOptions): Server {
     sessionTtlSeconds: config.sessionTtlSeconds,
   });
   const forwarder: HttpForwarder =
-    config.forwarder === 'reply-from' ? createReplyFromForwarder() : createNativeForwarder();
+    config.forwarder === 'reply-from'
+      ? createReplyFromForwarder()
+      : config.forwarder === 'native'
+        ? createNativeForwarder()
+        : createRawForwarder();
 
   /** Authenticated by cookie, then authorised against the route: another user's codespace is the same 404 as none. */
   function authorise(req: IncomingMessage, codespace: string, now: number): Authorised {

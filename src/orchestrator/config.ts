@@ -39,14 +39,38 @@ export const OrchestratorConfig = Type.Object(
     /**
      * Who launches and terminates nodes, and so who can fence a silent one. `none`: nodes are
      * started by hand; a lost node is never fenced, so its codespaces are never moved.
-     * `aws`: the Auto Scaling Group named by `asgName`.
+     * `aws`: the Auto Scaling Group named by `asgName`. `local-service`: a local fleet owned by
+     * another process and served at `fleetServiceUrl` (src/fleet/local/fleet-service.ts), so several
+     * replicas share one fleet (tests, the chaos suite).
      */
-    fleetProvider: Type.Union([Type.Literal('none'), Type.Literal('aws')]),
+    fleetProvider: Type.Union([Type.Literal('none'), Type.Literal('aws'), Type.Literal('local-service')]),
+    fleetServiceUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    /** Bearer secret of the fleet service. */
+    fleetServiceSecret: Type.Optional(Type.String({ minLength: 16 })),
     /** The fleet name nodes of the AWS group report. */
     fleetName: Type.String({ pattern: '^[a-zA-Z0-9][-a-zA-Z0-9_.]*$' }),
     asgName: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
     terminationHookName: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
     awsRegion: Type.Optional(Type.String({ pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]$' })),
+    /**
+     * Test-only (chaos suite): added to this replica's wall clock (beat ages, status timestamps,
+     * deadlines) to simulate skew against nodes. Absent (0) in production; the leader lease keeps
+     * its monotonic deadline.
+     */
+    clockOffsetMs: Type.Optional(Type.Integer({ minimum: -86_400_000, maximum: 86_400_000 })),
+    /**
+     * Reconciler and leader-lease timing; absent means the reconciler's defaults (Kubernetes-like:
+     * node lost after 120 s, lease 15 s / renew deadline 10 s / renew every 5 s). Tests shorten them.
+     */
+    nodeLostGraceMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
+    leaderLeaseDurationMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 600_000 })),
+    leaderRenewDeadlineMs: Type.Optional(Type.Integer({ minimum: 500, maximum: 600_000 })),
+    leaderRenewIntervalMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
+    leaderRetryPeriodMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
+    /** Bound on each leader-election store call (below the renew deadline). */
+    leaderStoreCallTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
+    /** How often the reconciler relooks at every codespace even without a change. */
+    resyncIntervalMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     ),
@@ -106,9 +130,19 @@ const environmentVariables: Record<string, { key: keyof OrchestratorConfig; pars
   CODEYARD_ROUTING_MODE: { key: 'routingMode', parse: asString },
   CODEYARD_FLEET_JOIN_SECRETS: { key: 'fleetJoinSecrets', parse: asFleetSecrets },
   CODEYARD_LOG_LEVEL: { key: 'logLevel', parse: asString },
+  CODEYARD_CLOCK_OFFSET_MS: { key: 'clockOffsetMs', parse: asInteger },
   CODEYARD_FLEET_PROVIDER: { key: 'fleetProvider', parse: asString },
   CODEYARD_FLEET_NAME: { key: 'fleetName', parse: asString },
   CODEYARD_ASG_NAME: { key: 'asgName', parse: asString },
+  CODEYARD_FLEET_SERVICE_URL: { key: 'fleetServiceUrl', parse: asString },
+  CODEYARD_FLEET_SERVICE_SECRET: { key: 'fleetServiceSecret', parse: asString },
+  CODEYARD_NODE_LOST_GRACE_MS: { key: 'nodeLostGraceMs', parse: asInteger },
+  CODEYARD_LEADER_LEASE_DURATION_MS: { key: 'leaderLeaseDurationMs', parse: asInteger },
+  CODEYARD_LEADER_RENEW_DEADLINE_MS: { key: 'leaderRenewDeadlineMs', parse: asInteger },
+  CODEYARD_LEADER_RENEW_INTERVAL_MS: { key: 'leaderRenewIntervalMs', parse: asInteger },
+  CODEYARD_LEADER_RETRY_PERIOD_MS: { key: 'leaderRetryPeriodMs', parse: asInteger },
+  CODEYARD_LEADER_STORE_CALL_TIMEOUT_MS: { key: 'leaderStoreCallTimeoutMs', parse: asInteger },
+  CODEYARD_RESYNC_INTERVAL_MS: { key: 'resyncIntervalMs', parse: asInteger },
   CODEYARD_TERMINATION_HOOK_NAME: { key: 'terminationHookName', parse: asString },
   AWS_REGION: { key: 'awsRegion', parse: asString },
 };
@@ -145,6 +179,14 @@ export function loadOrchestratorConfig(
   ) {
     throw new ConfigError(
       'invalid configuration CODEYARD_FLEET_PROVIDER: aws needs CODEYARD_ASG_NAME and CODEYARD_TERMINATION_HOOK_NAME',
+    );
+  }
+  if (
+    config.fleetProvider === 'local-service' &&
+    (config.fleetServiceUrl === undefined || config.fleetServiceSecret === undefined)
+  ) {
+    throw new ConfigError(
+      'invalid configuration CODEYARD_FLEET_PROVIDER: local-service needs CODEYARD_FLEET_SERVICE_URL and CODEYARD_FLEET_SERVICE_SECRET',
     );
   }
   if (config.rateLimitBurst < config.rateLimitPerSecond) {

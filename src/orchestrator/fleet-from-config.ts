@@ -1,5 +1,6 @@
 import { AwsAsgProvider } from '../fleet/aws/aws-asg-provider.js';
 import type { FleetProvider } from '../fleet/fleet-provider.js';
+import { RemoteFleetProvider } from '../fleet/remote-fleet-provider.js';
 import { CodeyardError } from '../model/errors.js';
 import type { OrchestratorConfig } from './config.js';
 
@@ -27,6 +28,13 @@ export const unmanagedFleet: FleetProvider = {
 
 export function fleetFromConfig(config: OrchestratorConfig): FleetProvider {
   if (config.fleetProvider === 'none') return unmanagedFleet;
+  if (config.fleetProvider === 'local-service') {
+    return new RemoteFleetProvider({
+      fleet: config.fleetName,
+      url: config.fleetServiceUrl!,
+      secret: config.fleetServiceSecret!,
+    });
+  }
   return new AwsAsgProvider({
     fleet: config.fleetName,
     autoScalingGroupName: config.asgName!,

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { ConfigError, loadOrchestratorConfig } from './config.js';
 import { fleetFromConfig } from './fleet-from-config.js';
+import { reconcilerTuningFromConfig } from './reconciler-tuning.js';
 import { startOrchestrator } from './start-orchestrator.js';
 
 /** In-flight requests get this long to finish at shutdown before the process exits anyway. */
@@ -11,7 +12,12 @@ export async function main(): Promise<void> {
   const config = loadOrchestratorConfig();
   const logger = pino({ level: config.logLevel, base: { service: 'orchestrator' } });
   const fleet = fleetFromConfig(config);
-  const orchestrator = await startOrchestrator({ config, logger, fleet });
+  const orchestrator = await startOrchestrator({
+    config,
+    logger,
+    fleet,
+    reconciler: reconcilerTuningFromConfig(config),
+  });
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {

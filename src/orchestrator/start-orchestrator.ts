@@ -15,7 +15,7 @@ import { loadOrCreateKeyRing } from '../tokens/key-file.js';
 import type { SigningKeyRing } from '../tokens/signing-keys.js';
 import { buildOrchestratorApp, type OrchestratorApp } from './app.js';
 import { startAutoscalerLoop } from './autoscaler-loop.js';
-import { systemClock } from './clock.js';
+import { offsetClock, systemClock } from '../reconciler/clock.js';
 import { dataDirPaths, type OrchestratorConfig } from './config.js';
 import type { OrchestratorContext } from './context.js';
 import { resolveFleetJoinSecrets } from './join-secrets.js';
@@ -70,12 +70,15 @@ export async function startOrchestrator(options: StartOrchestratorOptions): Prom
   });
   const store = options.store ?? (await createStore(config));
   const agents = new HttpAgentClient({ keyRing });
+  // The system clock, shifted only by the test-only skew setting (chaos suite).
+  const clock = offsetClock(systemClock, config.clockOffsetMs ?? 0);
 
   const reconciler = startReconciler({
     store,
     keyRing,
     fleet,
     agents,
+    clock,
     holder: options.holder ?? `${hostname()}-${randomBytes(4).toString('hex')}`,
     logger: logger.child({ component: 'reconciler' }),
     config: { nodeNotReadyAfterMs: config.nodeNotReadyAfterMs, ...options.reconciler?.config },
@@ -87,7 +90,7 @@ export async function startOrchestrator(options: StartOrchestratorOptions): Prom
 
   const context: OrchestratorContext = {
     store,
-    clock: systemClock,
+    clock,
     keyRing,
     config: { ...config, fleetJoinSecrets: joinSecrets },
     logger,

@@ -66,7 +66,10 @@ function isReady(node: NodeRecord): boolean {
  *   reschedule): it takes room until it is gone. Its resources are those of its codespace when
  *   known, otherwise the defaults, so that an unknown container is never counted as free.
  *
- * Capacity is the node's `allocatable` (what is left for codespaces after the system's share).
+ * Capacity is the node's total `capacity`, not its `allocatable`: the agent reports allocatable as
+ * what is still free (capacity minus its running containers), and usage is counted here, so
+ * starting from allocatable would count every running container twice and fill a node at half
+ * its size.
  */
 export function nodeViewsFrom(
   nodes: readonly NodeRecord[],
@@ -97,35 +100,39 @@ export function nodeViewOf(
   assigned: Iterable<AssignedCodespace>,
   resourcesOf: (uid: string) => Pick<Resources, 'cpu' | 'memoryMiB'> | undefined,
 ): NodeView {
-  const occupyingContainers = new Set(
-    node.containers.filter((c) => containerOccupies(c.state)).map((c) => c.uid),
-  );
+  // Runs for every node whose inputs changed (each placement, each changed report): plain loops,
+  // no per-call closures.
+  const occupyingContainers = new Set<string>();
+  for (const container of node.containers) {
+    if (containerOccupies(container.state)) occupyingContainers.add(container.uid);
+  }
   const counted = new Set<string>();
   let slots = 0;
   let cpuMilli = 0;
   let memoryMiB = 0;
-  const add = (uid: string, resources: Pick<Resources, 'cpu' | 'memoryMiB'>): void => {
-    if (counted.has(uid)) return;
+  for (const codespace of assigned) {
+    const uid = codespace.metadata.uid;
+    if (counted.has(uid)) continue;
+    if (!phasesHoldingCapacity.has(codespace.status.phase) && !occupyingContainers.has(uid)) continue;
     counted.add(uid);
+    slots += 1;
+    cpuMilli += toMilliCpu(codespace.spec.resources.cpu);
+    memoryMiB += codespace.spec.resources.memoryMiB;
+  }
+  for (const uid of occupyingContainers) {
+    if (counted.has(uid)) continue;
+    counted.add(uid);
+    const resources = resourcesOf(uid) ?? resourceDefaults;
     slots += 1;
     cpuMilli += toMilliCpu(resources.cpu);
     memoryMiB += resources.memoryMiB;
-  };
-  for (const codespace of assigned) {
-    const uid = codespace.metadata.uid;
-    if (phasesHoldingCapacity.has(codespace.status.phase) || occupyingContainers.has(uid)) {
-      add(uid, codespace.spec.resources);
-    }
-  }
-  for (const uid of occupyingContainers) {
-    add(uid, resourcesOf(uid) ?? resourceDefaults);
   }
   return {
     name: node.name,
     ready: isReady(node),
     unschedulable: node.unschedulable,
     draining: node.draining,
-    capacity: { ...node.allocatable },
+    capacity: { ...node.capacity },
     used: { slots, cpu: fromMilliCpu(cpuMilli), memoryMiB },
     volumes: new Set(node.volumes),
   };

@@ -1,8 +1,7 @@
 import type { EnsureRunningRequest, StopRequest } from '../model/agent-protocol.js';
 import { CodeyardError, type ErrorCode } from '../model/errors.js';
-import { issueAgentToken } from '../tokens/issue-token.js';
 import type { SigningKeyRing } from '../tokens/signing-keys.js';
-import { nodeAudience } from '../tokens/token-kinds.js';
+import { AgentTokenCache } from './agent-token-cache.js';
 
 /** Where a command goes and under which leader epoch it is sent. */
 export interface AgentTarget {
@@ -29,11 +28,11 @@ export const agentCallTimeoutMsDefault = 5_000;
 const refusalCodes: ReadonlySet<ErrorCode> = new Set(['STALE_EPOCH', 'STALE_GENERATION']);
 
 export class HttpAgentClient implements AgentClient {
-  private readonly keyRing: SigningKeyRing;
+  private readonly tokens: AgentTokenCache;
   private readonly timeoutMs: number;
 
   constructor(options: { keyRing: SigningKeyRing; timeoutMs?: number }) {
-    this.keyRing = options.keyRing;
+    this.tokens = new AgentTokenCache(options.keyRing);
     this.timeoutMs = options.timeoutMs ?? agentCallTimeoutMsDefault;
   }
 
@@ -55,10 +54,7 @@ export class HttpAgentClient implements AgentClient {
   }
 
   private async call(target: AgentTarget, method: string, path: string, body: unknown): Promise<void> {
-    const token = await issueAgentToken(this.keyRing, {
-      audience: nodeAudience(target.nodeName),
-      epoch: target.epoch,
-    });
+    const token = await this.tokens.tokenFor(target.nodeName, target.epoch);
     const url = `${target.agentUrl.replace(/\/+$/, '')}${path}`;
     let response: Response;
     try {

@@ -21,6 +21,19 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * `base` with its wall clock shifted by `offsetMs` (test-only skew between processes); the
+ * monotonic reading and timers are untouched, so leases and intervals keep their lengths.
+ */
+export function offsetClock(base: Clock, offsetMs: number): Clock {
+  if (offsetMs === 0) return base;
+  return {
+    nowMs: () => base.nowMs() + offsetMs,
+    monotonicMs: () => base.monotonicMs(),
+    setTimer: (delayMs, callback) => base.setTimer(delayMs, callback),
+  };
+}
+
 /** Waits `delayMs` on `clock`. */
 export function sleep(clock: Clock, delayMs: number): Promise<void> {
   return new Promise((resolve) => {

@@ -78,20 +78,18 @@ export class ClusterCache {
     this.codespaces.delete(name);
   }
 
-  /** Replaces every cached codespace (a relist). */
-  replaceCodespaces(fresh: Iterable<Codespace>): void {
-    this.codespaces.clear();
-    this.byUid.clear();
-    this.uids.clear();
-    this.assignedTo.clear();
-    this.volumeOn.clear();
-    this.sortedNodeNames = undefined;
-    this.nodeSetVersion += 1;
-    for (const codespace of fresh) {
-      this.codespaces.set(codespace.metadata.name, codespace);
-      this.index(codespace);
+  /**
+   * Replaces every cached codespace (a relist). Only entries that changed are re-indexed: the
+   * relist hands back the cached object itself for a codespace whose stored JSON did not change,
+   * so a relist of a calm cluster leaves every index and node view as it was.
+   */
+  replaceCodespaces(fresh: ReadonlyMap<string, Codespace>): void {
+    for (const name of [...this.codespaces.keys()]) {
+      if (!fresh.has(name)) this.deleteCodespace(name);
     }
-    this.invalidateAllViews();
+    for (const [name, codespace] of fresh) {
+      if (this.codespaces.get(name) !== codespace) this.setCodespace(codespace);
+    }
   }
 
   /** Codespaces assigned to the node or holding their volume on it. */
@@ -127,11 +125,26 @@ export class ClusterCache {
     return this.nodes.keys();
   }
 
-  /** Replaces every node record (a node poll). */
+  /**
+   * Replaces every node record (a node poll). The store hands back the same object for a record
+   * that did not change, so only the views of nodes whose record is new, replaced or gone are
+   * recomputed (most nodes did not beat since the last poll a second ago).
+   */
   setNodes(records: readonly NodeRecord[]): void {
+    const previous = this.nodes;
     this.nodes = new Map(records.map((r) => [r.name, r]));
-    this.nodeRecordsChanged();
-    this.invalidateAllViews();
+    let changed = previous.size !== this.nodes.size;
+    for (const [name, record] of this.nodes) {
+      if (previous.get(name) === record) continue;
+      changed = true;
+      this.staleView(name);
+    }
+    for (const name of previous.keys()) {
+      if (this.nodes.has(name)) continue;
+      changed = true;
+      this.staleView(name);
+    }
+    if (changed) this.nodeRecordsChanged();
   }
 
   deleteNode(name: string): void {

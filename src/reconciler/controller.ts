@@ -8,9 +8,15 @@ import { assignmentsOn } from './assignments.js';
 import type { Clock } from './clock.js';
 import { ClusterCache } from './cluster-cache.js';
 import { reconcilerConfigDefaults, type ReconcilerConfig } from './config.js';
-import { commitPlan, notLeader, sendCommands, type ExecutorContext } from './executor.js';
+import {
+  commitPlannedWrite,
+  notLeader,
+  plannedWrite,
+  sendCommands,
+  type ExecutorContext,
+  type PlannedWrite,
+} from './executor.js';
 import type { Fencer } from './fencer.js';
-import { Mutex } from './mutex.js';
 import {
   effectiveSilenceMs,
   judgeSilence,
@@ -22,7 +28,10 @@ import {
 import { NodeReportDiff } from './node-report-diff.js';
 import { planOrphans } from './orphans.js';
 import { planCodespace, type Plan } from './plan.js';
+import { planFingerprint } from './plan-fingerprint.js';
+import { PlanMemo } from './plan-memo.js';
 import type { ReconcileResult } from './reconcile-result.js';
+import { RelistedCodespaces } from './relisted-codespaces.js';
 import { planInputFor } from './snapshot.js';
 import { WorkQueue } from './work-queue.js';
 
@@ -76,6 +85,7 @@ export class Controller {
   private readonly timing: ControllerTiming;
   /** Codespaces and node records, with the indexes that keep one reconcile pass O(nodes). */
   private readonly cache = new ClusterCache();
+  private readonly relisted = new RelistedCodespaces();
   private synced = false;
   private lastResourceVersion = 0;
   /** When we could last see again (start, leadership, end of a store outage): silence is measured from here at the earliest. */
@@ -83,16 +93,28 @@ export class Controller {
   private lastNodePollOkMs: number | undefined;
   private readonly reports = new NodeReportDiff();
   private readonly lastHealth = new Map<string, NodeHealth>();
-  private readonly planning = new Mutex();
+  /**
+   * Keys whose store write is in flight, with the planned copy the cache holds meanwhile (the
+   * reservation): a watch event or relist must not replace it with the copy it was planned from.
+   */
+  /** Keys whose last plan was empty, and under which inputs: a resync skips them while those hold. */
+  private readonly planMemo = new PlanMemo();
+  /** Codespace passes answered from `planMemo` (for benchmarks and tests). */
+  skippedPasses = 0;
+  private readonly writesInFlight = new Map<
+    string,
+    { readonly original: Codespace; readonly reservation: Codespace; readonly done: Promise<void> }
+  >();
   /** The last judgement and what it depended on: reused by every key while it still holds (see `judgedNodes`). */
   private judged:
     | {
-        readonly inputs: string;
+        readonly inputs: { visibleSinceMs: number; nodesVersion: number; fencerVersion: number };
         /** The judgement holds for clock readings in [fromMs, untilMs). */
         readonly fromMs: number;
         readonly untilMs: number;
         readonly nodes: JudgedNode[];
         readonly byName: Map<string, JudgedNode>;
+        readonly notReady: ReadonlySet<string>;
       }
     | undefined;
 
@@ -117,6 +139,7 @@ export class Controller {
   async onStartedLeading(): Promise<void> {
     this.visibleSinceMs = this.options.clock.nowMs();
     this.lastHealth.clear();
+    this.planMemo.clear();
     await this.relist();
     await this.pollNodes();
   }
@@ -126,22 +149,35 @@ export class Controller {
     const fresh = new Map<string, Codespace>();
     let continueAfter: string | undefined;
     let resourceVersion = 0;
+    // The stored JSON, not parsed copies: an object whose JSON is unchanged since the last relist
+    // is reused as it is (no parse, and the cache sees by identity that it need not re-index it).
+    this.relisted.begin();
     try {
       do {
-        const page = await this.options.store.listCodespaces({
+        const page = await this.options.store.listCodespaceJson({
           limit: listPageLimit,
           ...(continueAfter === undefined ? {} : { continueAfter }),
         });
         if (resourceVersion === 0) resourceVersion = page.resourceVersion;
-        for (const item of page.items) fresh.set(item.metadata.name, item);
+        for (const json of page.items) {
+          const item = this.relisted.parse(json);
+          fresh.set(item.metadata.name, item);
+        }
         continueAfter = page.continueAfter;
       } while (continueAfter !== undefined);
     } catch (error) {
+      this.relisted.abandon();
       this.synced = false;
       throw error;
     }
+    this.relisted.finish();
     const names = new Set([...this.cache.codespaceNames(), ...fresh.keys()]);
-    this.cache.replaceCodespaces(fresh.values());
+    this.cache.replaceCodespaces(fresh);
+    // A write still in flight keeps its reservation while the store holds the planned-from copy.
+    for (const [name, { reservation }] of this.writesInFlight) {
+      if (fresh.get(name)?.metadata.resourceVersion === reservation.metadata.resourceVersion)
+        this.cache.setCodespace(reservation);
+    }
     this.synced = true;
     this.lastResourceVersion = resourceVersion;
     for (const name of names) this.queue.add(codespaceKeyPrefix + name);
@@ -160,8 +196,15 @@ export class Controller {
   }): void {
     const name = event.object.metadata.name;
     const cached = this.cache.getCodespace(name);
-    // Never step back to an older copy than one we wrote ourselves.
+    // Never step back to an older copy than one we wrote ourselves, nor to the copy a write in
+    // flight was planned from (that would give its reserved capacity away before the store answers).
     if (cached !== undefined && Number(cached.metadata.resourceVersion) > event.resourceVersion) return;
+    const pending = this.writesInFlight.get(name);
+    if (
+      pending !== undefined &&
+      Number(pending.reservation.metadata.resourceVersion) >= event.resourceVersion
+    )
+      return;
     if (event.type === 'DELETED') this.cache.deleteCodespace(name);
     else this.cache.setCodespace(event.object);
     this.lastResourceVersion = Math.max(this.lastResourceVersion, event.resourceVersion);
@@ -234,13 +277,26 @@ export class Controller {
    * reused while the others are unchanged and the clock has not reached the first instant at
    * which some node's silence crosses a threshold (typically until the next node poll).
    */
-  private judgedNodes(): { nodes: JudgedNode[]; byName: Map<string, JudgedNode> } {
+  private judgedNodes(): {
+    nodes: JudgedNode[];
+    byName: Map<string, JudgedNode>;
+    notReady: ReadonlySet<string>;
+  } {
     const nowMs = this.options.clock.nowMs();
-    const inputs = [this.visibleSinceMs, this.cache.nodesVersion, ...this.options.fencer.fencedNodes()].join(
-      '\n',
-    );
+    const inputs = {
+      visibleSinceMs: this.visibleSinceMs,
+      nodesVersion: this.cache.nodesVersion,
+      fencerVersion: this.options.fencer.version,
+    };
     const last = this.judged;
-    if (last !== undefined && last.inputs === inputs && nowMs >= last.fromMs && nowMs < last.untilMs)
+    if (
+      last !== undefined &&
+      last.inputs.visibleSinceMs === inputs.visibleSinceMs &&
+      last.inputs.nodesVersion === inputs.nodesVersion &&
+      last.inputs.fencerVersion === inputs.fencerVersion &&
+      nowMs >= last.fromMs &&
+      nowMs < last.untilMs
+    )
       return last;
     let untilMs = Number.POSITIVE_INFINITY;
     const nodes = this.cache.knownNodeNames().map((name): JudgedNode => {
@@ -254,7 +310,14 @@ export class Controller {
       untilMs = Math.min(untilMs, nextJudgementChangeMs(silence, this.config));
       return { name, health: judgeSilence(effectiveSilenceMs(silence), this.config), record };
     });
-    this.judged = { inputs, fromMs: nowMs, untilMs, nodes, byName: new Map(nodes.map((n) => [n.name, n])) };
+    this.judged = {
+      inputs,
+      fromMs: nowMs,
+      untilMs,
+      nodes,
+      byName: new Map(nodes.map((n) => [n.name, n])),
+      notReady: new Set(nodes.filter((n) => n.health !== 'Ready').map((n) => n.name)),
+    };
     return this.judged;
   }
 
@@ -269,44 +332,105 @@ export class Controller {
   }
 
   /**
-   * Plans and writes under one lock, so that each placement sees the capacity taken by the
-   * previous one (our own writes are in the cache before the next plan); commands go out after.
+   * Plans and reserves in one synchronous step, so that each placement sees the capacity taken by
+   * every earlier one: the planned copy goes into the cache (counted by the node views) before the
+   * compare-and-set write is sent, and is rolled back if the store refuses it. Writes of different
+   * keys overlap; a key with a write in flight waits for it before planning again. Commands go
+   * out only after the store accepted the write.
    */
   private async reconcileCodespace(name: string): Promise<ReconcileResult> {
-    const step = await this.planning.run(async () => {
-      const codespace = this.cache.getCodespace(name);
-      if (codespace === undefined) return undefined;
-      const { nodes, byName: nodeMap } = this.judgedNodes();
-      const plan = planCodespace(
-        planInputFor({
-          codespace,
-          nodes,
-          nodeMap,
-          observed: this.cache.observedFor(codespace.metadata.uid),
-          nowMs: this.options.clock.nowMs(),
-          visibleSinceMs: this.visibleSinceMs,
-          config: this.config,
-          nodeViews: this.cache.nodeViews(),
-        }),
-      );
-      try {
-        const outcome = await commitPlan(codespace, plan, this.executor);
-        if (outcome.kind === 'finalized') this.cache.deleteCodespace(name);
-        else this.cache.setCodespace(outcome.codespace);
-        return outcome.kind === 'finalized' ? undefined : { current: outcome.codespace, plan, nodeMap };
-      } catch (error) {
-        if (
-          error instanceof CodeyardError &&
-          (error.code === 'CONFLICT' || error.code === 'CODESPACE_NOT_FOUND')
-        ) {
-          await this.refresh(name);
-        }
-        throw error;
-      }
+    for (let pending = this.writesInFlight.get(name); pending !== undefined;) {
+      await pending.done;
+      pending = this.writesInFlight.get(name);
+    }
+    const key = codespaceKeyPrefix + name;
+    const codespace = this.cache.getCodespace(name);
+    if (codespace === undefined) {
+      this.planMemo.forget(key);
+      return undefined;
+    }
+    const nowMs = this.options.clock.nowMs();
+    const { nodes, byName: nodeMap, notReady } = this.judgedNodes();
+    const observed = this.cache.observedFor(codespace.metadata.uid);
+    const fingerprint = planFingerprint({
+      codespace,
+      observed,
+      nodes: nodeMap,
+      visibleSinceMs: this.visibleSinceMs,
     });
-    if (step === undefined) return undefined;
-    await sendCommands(step.current, step.plan, step.nodeMap, this.executor);
-    return requeueOf(step.plan);
+    // Nothing the plan reads changed since it was last planned to nothing: it would be again.
+    const skipped = fingerprint === undefined ? undefined : this.planMemo.skip(key, fingerprint, nowMs);
+    if (skipped !== undefined) {
+      this.skippedPasses += 1;
+      return skipped.requeueAfterMs === undefined ? undefined : { requeueAfterMs: skipped.requeueAfterMs };
+    }
+    const plan = planCodespace(
+      planInputFor({
+        codespace,
+        nodes,
+        nodeMap,
+        observed,
+        nowMs,
+        visibleSinceMs: this.visibleSinceMs,
+        config: this.config,
+        nodeViews: this.cache.nodeViews(),
+        notReadyNodeNames: notReady,
+      }),
+    );
+    const write = plannedWrite(codespace, plan);
+    this.planMemo.forget(key);
+    const current = await this.commit(codespace, write);
+    if (current === undefined) return undefined;
+    await sendCommands(current, plan, nodeMap, this.executor);
+    this.planMemo.record(key, fingerprint, plan, write.kind === 'unchanged', nowMs);
+    return requeueOf(plan);
+  }
+
+  /**
+   * The store half of one pass. Returns the codespace as stored after it, or undefined once
+   * finalized. The reservation (the planned copy in the cache) is replaced by what the store
+   * returned, or rolled back when the write failed — unless a newer copy arrived meanwhile.
+   */
+  private async commit(codespace: Codespace, write: PlannedWrite): Promise<Codespace | undefined> {
+    const name = codespace.metadata.name;
+    if (write.kind === 'unchanged') {
+      const outcome = await commitPlannedWrite(codespace, write, this.executor);
+      return outcome.kind === 'finalized' ? undefined : outcome.codespace;
+    }
+    const reservation = write.kind === 'update' ? write.next : codespace;
+    let finished!: () => void;
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    this.writesInFlight.set(name, { original: codespace, reservation, done });
+    if (reservation !== codespace) this.cache.setCodespace(reservation);
+    try {
+      const outcome = await commitPlannedWrite(codespace, write, this.executor);
+      if (outcome.kind === 'finalized') {
+        this.cache.deleteCodespace(name);
+        return undefined;
+      }
+      const cached = this.cache.getCodespace(name);
+      if (
+        cached === reservation ||
+        (cached !== undefined &&
+          Number(cached.metadata.resourceVersion) < Number(outcome.codespace.metadata.resourceVersion))
+      ) {
+        this.cache.setCodespace(outcome.codespace);
+      }
+      return outcome.codespace;
+    } catch (error) {
+      // Nothing was stored: give the reserved capacity back (a newer copy, if one came, stays).
+      if (this.cache.getCodespace(name) === reservation) this.cache.setCodespace(codespace);
+      if (
+        error instanceof CodeyardError &&
+        (error.code === 'CONFLICT' || error.code === 'CODESPACE_NOT_FOUND')
+      ) {
+        await this.refresh(name);
+      }
+      throw error;
+    } finally {
+      if (this.writesInFlight.get(name)?.done === done) this.writesInFlight.delete(name);
+      finished();
+    }
   }
 
   private async refresh(name: string): Promise<void> {
@@ -380,7 +504,23 @@ export class Controller {
   assignmentsFor(nodeName: string): { epoch: number; assignments: Assignment[] } {
     const epoch = this.options.leaderEpoch();
     if (epoch === undefined) return { epoch: 0, assignments: [] };
-    return { epoch, assignments: assignmentsOn(nodeName, this.cache.codespacesAssignedOrHeldOn(nodeName)) };
+    return { epoch, assignments: assignmentsOn(nodeName, this.committedOn(nodeName)) };
+  }
+
+  /**
+   * Codespaces assigned to or holding their volume on the node as the store has them: a
+   * reservation whose write is still in flight is not the store's yet, and a node must never act
+   * on a decision the store may still refuse, so its planned-from copy stands in for it.
+   */
+  private committedOn(nodeName: string): Codespace[] {
+    const cached = this.cache.codespacesAssignedOrHeldOn(nodeName);
+    if (this.writesInFlight.size === 0) return cached;
+    const committed = cached.filter((c) => this.writesInFlight.get(c.metadata.name)?.reservation !== c);
+    for (const { original, reservation } of this.writesInFlight.values()) {
+      // (`assignmentsOn` keeps only those of this node.)
+      if (this.cache.getCodespace(original.metadata.name) === reservation) committed.push(original);
+    }
+    return committed;
   }
 
   /** The cached codespaces (read-only copies from the store). */

@@ -1,5 +1,5 @@
-import { castDraft, produce } from 'immer';
 import type { Codespace } from '../model/codespace.js';
+import { faultPoint } from '../fault-points/fault-point.js';
 import { CodeyardError } from '../model/errors.js';
 import type { Store } from '../store/store.js';
 import type { AgentClient, AgentTarget } from './agent-client.js';
@@ -59,42 +59,75 @@ export async function executePlan(
   return outcome;
 }
 
+/** What a plan asks of the store, decided without I/O (so the controller can reserve it first). */
+export type PlannedWrite =
+  | { readonly kind: 'finalize' }
+  | { readonly kind: 'unchanged' }
+  /** `next` keeps the planned-from resourceVersion: the store's compare-and-set checks it. */
+  | { readonly kind: 'update'; readonly next: Codespace };
+
+/** The codespace the plan wants stored (status, and for an idle stop the spec), or that nothing changes. */
+export function plannedWrite(codespace: Codespace, plan: Plan): PlannedWrite {
+  if (plan.actions.some((a) => a.kind === 'finalize')) return { kind: 'finalize' };
+  const idleStop = plan.actions.some((a) => a.kind === 'setRunningFalse');
+  // The planner returns the very status object it was given when nothing changed.
+  if (!idleStop) {
+    return plan.status === codespace.status
+      ? { kind: 'unchanged' }
+      : { kind: 'update', next: { ...codespace, status: plan.status } };
+  }
+  // A spec change: a new generation, which the status has observed. (Copies of the read-only
+  // parts, never edits: the cached object is shared.)
+  const generation = codespace.metadata.generation + 1;
+  return {
+    kind: 'update',
+    next: {
+      ...codespace,
+      metadata: { ...codespace.metadata, generation },
+      spec: { ...codespace.spec, running: false },
+      status: { ...plan.status, observedGeneration: generation },
+    },
+  };
+}
+
 /** The store half of a plan: one compare-and-set write fenced by the leader epoch (or the finalize). */
 export async function commitPlan(
   codespace: Codespace,
   plan: Plan,
   context: ExecutorContext,
 ): Promise<ExecuteOutcome> {
+  return commitPlannedWrite(codespace, plannedWrite(codespace, plan), context);
+}
+
+/** Carries out a `plannedWrite` of `codespace` (the copy it was planned from). */
+export async function commitPlannedWrite(
+  codespace: Codespace,
+  write: PlannedWrite,
+  context: ExecutorContext,
+): Promise<ExecuteOutcome> {
   const epoch = context.leaderEpoch();
   if (epoch === undefined) throw notLeader();
   const fence = { leaderEpoch: epoch };
   const expectedResourceVersion = codespace.metadata.resourceVersion;
-
-  if (plan.actions.some((a) => a.kind === 'finalize')) {
-    await context.store.finalizeCodespaceDeletion(codespace.metadata.name, {
-      expectedResourceVersion,
-      fence,
-    });
-    return { kind: 'finalized' };
-  }
-
-  const idleStop = plan.actions.some((a) => a.kind === 'setRunningFalse');
-  const next = produce(codespace, (draft) => {
-    if (!idleStop) {
-      draft.status = castDraft(plan.status);
-      return;
+  switch (write.kind) {
+    case 'finalize':
+      await context.store.finalizeCodespaceDeletion(codespace.metadata.name, {
+        expectedResourceVersion,
+        fence,
+      });
+      return { kind: 'finalized' };
+    case 'unchanged':
+      return { kind: 'unchanged', codespace };
+    case 'update': {
+      faultPoint('before-store-write');
+      const written = await context.store.updateCodespace(write.next, { expectedResourceVersion, fence });
+      // A placement: the codespace is bound to a node in the store, no command has gone out yet.
+      if (written.status.nodeName !== undefined && written.status.nodeName !== codespace.status.nodeName) {
+        faultPoint('after-placement-write');
+      }
+      return { kind: 'written', codespace: written };
     }
-    // A spec change: a new generation, which the status has observed. (The plan's status is
-    // frozen; it is copied, not edited.)
-    draft.spec.running = false;
-    draft.metadata.generation += 1;
-    draft.status = castDraft({ ...plan.status, observedGeneration: draft.metadata.generation });
-  });
-  if (next === codespace) return { kind: 'unchanged', codespace };
-  return {
-    kind: 'written',
-    codespace: await context.store.updateCodespace(next, { expectedResourceVersion, fence }),
-  };
+  }
 }
 
 /**
@@ -120,6 +153,7 @@ export async function sendCommands(
     }
     const target: AgentTarget = { nodeName: action.nodeName, agentUrl, epoch };
     try {
+      faultPoint('before-agent-call');
       await sendCommand(context.agents, target, action, current);
     } catch (error) {
       if (error instanceof CodeyardError && error.code === 'STALE_EPOCH')

@@ -16,6 +16,7 @@ export class Fencer {
   private readonly callTimeoutMs: number;
   private readonly confirmedAtMs = new Map<string, number>();
   private readonly terminateRequested = new Set<string>();
+  private changes = 0;
 
   constructor(options: {
     fleet: Pick<FleetProvider, 'terminate' | 'describe'>;
@@ -39,9 +40,14 @@ export class Fencer {
     return [...this.confirmedAtMs.keys()].sort();
   }
 
+  /** Changes whenever the set of fenced nodes does (a cheap check for callers that cache judgements). */
+  get version(): number {
+    return this.changes;
+  }
+
   /** A node of this name is beating again (a new instance reusing the name): it is no longer fenced. */
   forget(nodeName: string): void {
-    this.confirmedAtMs.delete(nodeName);
+    if (this.confirmedAtMs.delete(nodeName)) this.changes += 1;
     this.terminateRequested.delete(nodeName);
   }
 
@@ -70,6 +76,7 @@ export class Fencer {
     );
     if (!isConfirmedTerminated(description, nodeName)) return false;
     this.confirmedAtMs.set(nodeName, this.clock.nowMs());
+    this.changes += 1;
     return true;
   }
 }

@@ -24,9 +24,13 @@ export interface NodeReportChanges {
 export class NodeReportDiff {
   private readonly reportedFingerprints = new Map<string, Map<string, string>>();
   private readonly nodeFlags = new Map<string, string>();
+  /** The record last observed per node: the store hands back the same object while it is unchanged. */
+  private readonly lastRecords = new Map<string, NodeRecord>();
 
   /** Records this report of its node and returns what changed since the previous one. */
   observe(record: NodeRecord): NodeReportChanges {
+    if (this.lastRecords.get(record.name) === record) return { changedUids: [], flagsChanged: false };
+    this.lastRecords.set(record.name, record);
     const changedUids: string[] = [];
     const old = this.reportedFingerprints.get(record.name) ?? new Map<string, string>();
     const fresh = new Map(record.containers.map((c) => [c.uid, containerFingerprint(c)]));
@@ -43,5 +47,6 @@ export class NodeReportDiff {
   forget(nodeName: string): void {
     this.reportedFingerprints.delete(nodeName);
     this.nodeFlags.delete(nodeName);
+    this.lastRecords.delete(nodeName);
   }
 }

@@ -42,6 +42,7 @@ export function planInputFor(options: {
   nodeMap?: ReadonlyMap<string, JudgedNode>;
   observed?: readonly ObservedOnNode[];
   visibleSinceMs?: number;
+  notReadyNodeNames?: ReadonlySet<string>;
 }): PlanInput {
   return {
     codespace: options.codespace,
@@ -49,6 +50,7 @@ export function planInputFor(options: {
     nodes: options.nodeMap ?? new Map(options.nodes.map((n) => [n.name, n])),
     nodeViews: options.nodeViews ?? nodeViewsFor(options.nodes, options.codespaces ?? []),
     nowMs: options.nowMs,
+    ...(options.notReadyNodeNames === undefined ? {} : { notReadyNodeNames: options.notReadyNodeNames }),
     ...(options.visibleSinceMs === undefined ? {} : { visibleSinceMs: options.visibleSinceMs }),
     config: options.config,
   };

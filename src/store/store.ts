@@ -9,7 +9,8 @@ import type { Heartbeat, NodeRecord } from '../model/node.js';
  * Errors are `CodeyardError`s: CODESPACE_EXISTS, CODESPACE_NOT_FOUND, CONFLICT (stale
  * resourceVersion), QUOTA_EXCEEDED, STALE_EPOCH (fenced reconciler write),
  * RESOURCE_VERSION_TOO_OLD (watch), STORE_UNAVAILABLE (backend unreachable; nothing written).
- * Values returned are fresh copies; callers must treat them as read-only.
+ * Values returned are fresh copies; callers must treat them as read-only. The object a write
+ * returns may share its unchanged parts with the object passed in (neither may be mutated after).
  */
 export interface Store {
   /**
@@ -23,6 +24,13 @@ export interface Store {
 
   /** Pages are ordered by name; `continueAfter` is the last name of the previous page. */
   listCodespaces(options?: ListOptions): Promise<ListResult>;
+
+  /**
+   * The page `listCodespaces` returns (same scoping, selector, order and paging), each item as
+   * the JSON the store holds instead of a parsed copy: a caller that only writes the items out
+   * (the list API) skips a parse and a re-serialization per item.
+   */
+  listCodespaceJson(options?: ListOptions): Promise<ListJsonResult>;
 
   /**
    * Replaces the whole object if its stored resourceVersion equals `expectedResourceVersion`
@@ -60,11 +68,21 @@ export interface Store {
   watchCodespaces(options: WatchOptions): AsyncIterable<WatchEvent>;
 
   /**
+   * The events of `watchCodespaces` (same order, exactly-once, errors, cut-off and abort), each
+   * run of events that is ready at once handed over as one non-empty array of at most
+   * `watchBatchEventsMax`. For fan-out consumers (the SSE and WebSocket watch): one async step per
+   * batch rather than per event, and one write per batch.
+   */
+  watchCodespaceBatches(options: WatchOptions): AsyncIterable<readonly WatchEvent[]>;
+
+  /**
    * Records a node's heartbeat. A beat whose `sequence` is not newer than the last accepted
    * one for the same `bootId` is ignored (`accepted: false`). Operator fields
-   * (`unschedulable`) survive beats. `receivedAtMs` is the orchestrator's clock.
+   * (`unschedulable`) survive beats. `receivedAtMs` is the orchestrator's clock. With
+   * `expectedFleet`, a node already recorded under another fleet is refused (FORBIDDEN) in the
+   * same atomic step.
    */
-  applyHeartbeat(heartbeat: Heartbeat, options: { receivedAtMs: number }): Promise<HeartbeatResult>;
+  applyHeartbeat(heartbeat: Heartbeat, options: HeartbeatOptions): Promise<HeartbeatResult>;
   getNode(name: string): Promise<NodeRecord | undefined>;
   listNodes(): Promise<NodeRecord[]>;
   /** Cordon / uncordon. NODE_NOT_FOUND if unknown. */
@@ -100,6 +118,13 @@ export interface ListResult {
   continueAfter?: string;
 }
 
+/** A list page whose items are each one `Codespace` as JSON text, exactly as stored. */
+export interface ListJsonResult {
+  items: string[];
+  resourceVersion: number;
+  continueAfter?: string;
+}
+
 export interface WriteOptions {
   expectedResourceVersion: string;
   fence?: { leaderEpoch: number };
@@ -109,6 +134,13 @@ export interface WatchOptions {
   fromResourceVersion: number;
   signal: AbortSignal;
   bufferLimit?: number;
+}
+
+export interface HeartbeatOptions {
+  /** The orchestrator's clock when the beat arrived. */
+  receivedAtMs: number;
+  /** Refuse the beat (FORBIDDEN) if the node is already recorded under a different fleet. */
+  expectedFleet?: string;
 }
 
 export interface HeartbeatResult {
@@ -123,4 +155,6 @@ export interface LeadershipResult {
 }
 
 export const watchBufferLimitDefault = 1000;
+/** Events per `watchCodespaceBatches` batch, at most (a bound on one write to one client). */
+export const watchBatchEventsMax = 1000;
 export const listLimitMax = 10_000;

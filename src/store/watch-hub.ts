@@ -3,7 +3,7 @@ import type { WatchEvent } from '../model/events.js';
 import { AbortGroups, type Endable } from './abort-group.js';
 import { deepFreeze } from './deep-freeze.js';
 import { LiveLog } from './live-log.js';
-import { watchBufferLimitDefault, type WatchOptions } from './store.js';
+import { watchBatchEventsMax, watchBufferLimitDefault, type WatchOptions } from './store.js';
 import { watchHistoryPageSize } from './store-limits.js';
 
 /**
@@ -47,6 +47,17 @@ export class WatchHub {
   watch(options: WatchOptions): AsyncIterable<WatchEvent> {
     return {
       [Symbol.asyncIterator]: () => new HubWatcher(this, options),
+    };
+  }
+
+  /**
+   * The same events as `watch`, each ready run of them as one array: one async step per watcher
+   * per hub delivery (or history page) instead of one per event, which is what a fan-out to
+   * thousands of watchers spends its time on.
+   */
+  watchBatches(options: WatchOptions): AsyncIterable<readonly WatchEvent[]> {
+    return {
+      [Symbol.asyncIterator]: () => new HubBatchWatcher(new HubWatcher(this, options)),
     };
   }
 
@@ -172,6 +183,9 @@ export class HubWatcher implements AsyncIterator<WatchEvent>, Endable {
   /** Catch-up is over once history reaches this version: later ones all arrive live. */
   private liveAfter = 0;
   private wake: (() => void) | undefined;
+  /** A parked `nextBatch()`: the next delivery resolves it with its events. */
+  private batchWaiter:
+    { resolve: (result: IteratorResult<readonly WatchEvent[]>) => void; max: number } | undefined;
   private readonly signal: AbortSignal;
 
   constructor(
@@ -213,8 +227,36 @@ export class HubWatcher implements AsyncIterator<WatchEvent>, Endable {
     return { done: true, value: undefined };
   }
 
+  /**
+   * The live fast path of a batch consumer: a batch that is ready, or a parked promise the next
+   * delivery resolves. Undefined when the watcher is not live (or a batch is already parked):
+   * the caller then goes the general way through `next()`.
+   */
+  nextBatch(max: number): Promise<IteratorResult<readonly WatchEvent[]>> | undefined {
+    if (this.state !== 'live' || this.batchWaiter !== undefined) {
+      return undefined;
+    }
+    const batch: WatchEvent[] = [];
+    this.takeReady(batch, max);
+    if (batch.length > 0) {
+      return Promise.resolve({ done: false, value: batch });
+    }
+    return new Promise((resolve) => {
+      this.batchWaiter = { resolve, max };
+    });
+  }
+
   /** Called by the hub when live events arrived. */
   notify(): void {
+    const waiter = this.batchWaiter;
+    if (waiter !== undefined) {
+      const batch: WatchEvent[] = [];
+      this.takeReady(batch, waiter.max);
+      if (batch.length > 0) {
+        this.batchWaiter = undefined;
+        waiter.resolve({ done: false, value: batch });
+      }
+    }
     this.wake?.();
   }
 
@@ -226,7 +268,33 @@ export class HubWatcher implements AsyncIterator<WatchEvent>, Endable {
     this.history = [];
     abortGroups.remove(this.signal, this);
     this.hub.detach(this);
+    const waiter = this.batchWaiter;
+    this.batchWaiter = undefined;
+    waiter?.resolve({ done: true, value: undefined });
     this.wake?.();
+  }
+
+  /**
+   * Appends to `batch` the events that are ready now (no I/O, no wait), at most `max` in all:
+   * the rest of the current history page while catching up, else the live log from our version.
+   */
+  takeReady(batch: WatchEvent[], max: number): void {
+    if (this.state === 'catching-up') {
+      while (this.historyHead < this.history.length && batch.length < max) {
+        const event = this.history[this.historyHead]!;
+        this.historyHead += 1;
+        if (event.resourceVersion > this.lastDelivered) {
+          this.lastDelivered = event.resourceVersion;
+          batch.push(event);
+        }
+      }
+      return;
+    }
+    while (this.state === 'live' && batch.length < max) {
+      const event = this.takeLive();
+      if (event === undefined) return;
+      batch.push(event);
+    }
   }
 
   private async nextSlowly(): Promise<IteratorResult<WatchEvent>> {
@@ -306,5 +374,34 @@ export class HubWatcher implements AsyncIterator<WatchEvent>, Endable {
       this.lastDelivered = event.resourceVersion;
     }
     return event;
+  }
+}
+
+/**
+ * @internal A `HubWatcher` read a batch at a time. A live watcher with events waiting gets them
+ * at once; one that has none parks a single promise that the hub's delivery resolves with the
+ * batch directly (one promise, one microtask per watcher per delivery). Catch-up, resume errors,
+ * cut-off and abort go through `next()` exactly as for the per-event iterator.
+ */
+class HubBatchWatcher implements AsyncIterator<readonly WatchEvent[]> {
+  constructor(private readonly watcher: HubWatcher) {}
+
+  next(): Promise<IteratorResult<readonly WatchEvent[]>> {
+    return this.watcher.nextBatch(watchBatchEventsMax) ?? this.nextSlowly();
+  }
+
+  async return(): Promise<IteratorResult<readonly WatchEvent[]>> {
+    this.watcher.end();
+    return { done: true, value: undefined };
+  }
+
+  private async nextSlowly(): Promise<IteratorResult<readonly WatchEvent[]>> {
+    const first = await this.watcher.next();
+    if (first.done === true) {
+      return { done: true, value: undefined };
+    }
+    const batch = [first.value];
+    this.watcher.takeReady(batch, watchBatchEventsMax);
+    return { done: false, value: batch };
   }
 }

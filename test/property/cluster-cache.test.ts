@@ -83,6 +83,8 @@ type Operation =
   | { kind: 'set'; codespace: Codespace }
   | { kind: 'delete'; name: string }
   | { kind: 'replace'; codespaces: Codespace[] }
+  /** A relist that hands back the cached object for the names in `keep` (their JSON unchanged). */
+  | { kind: 'relist'; keep: string[]; codespaces: Codespace[] }
   | { kind: 'setNodes'; records: NodeRecord[] }
   | { kind: 'deleteNode'; name: string };
 
@@ -97,6 +99,15 @@ const operationArb: fc.Arbitrary<Operation> = fc.oneof(
     arbitrary: fc
       .uniqueArray(codespaceArb, { maxLength: 5, selector: (c) => c.metadata.name })
       .map((codespaces) => ({ kind: 'replace' as const, codespaces })),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({
+        keep: fc.subarray(codespaceNames),
+        codespaces: fc.uniqueArray(codespaceArb, { maxLength: 5, selector: (c) => c.metadata.name }),
+      })
+      .map(({ keep, codespaces }) => ({ kind: 'relist' as const, keep, codespaces })),
   },
   { weight: 2, arbitrary: nodesArb.map((records) => ({ kind: 'setNodes' as const, records })) },
   {
@@ -123,8 +134,18 @@ function apply(model: Model, cache: ClusterCache, operation: Operation): void {
       return;
     case 'replace':
       model.codespaces = new Map(operation.codespaces.map((c) => [c.metadata.name, c]));
-      cache.replaceCodespaces(operation.codespaces);
+      cache.replaceCodespaces(model.codespaces);
       return;
+    case 'relist': {
+      const fresh = new Map(operation.codespaces.map((c) => [c.metadata.name, c]));
+      for (const name of operation.keep) {
+        const kept = model.codespaces.get(name);
+        if (kept !== undefined) fresh.set(name, kept);
+      }
+      model.codespaces = fresh;
+      cache.replaceCodespaces(new Map(fresh));
+      return;
+    }
     case 'setNodes':
       model.nodes = new Map(operation.records.map((r) => [r.name, r]));
       cache.setNodes(operation.records);
@@ -175,7 +196,7 @@ function expectSameAsReference(model: Model, cache: ClusterCache): void {
 }
 
 describe('ClusterCache', () => {
-  it('answers exactly as the whole-snapshot reference after any sequence of sets, deletes and node polls', () => {
+  it('answers exactly as the whole-snapshot reference after any sequence of sets, deletes, relists and node polls', () => {
     fc.assert(
       fc.property(fc.array(operationArb, { maxLength: 40 }), (operations) => {
         const model: Model = { codespaces: new Map(), nodes: new Map() };

@@ -11,6 +11,7 @@ import {
   type WorkloadSpec,
 } from './container-runtime.js';
 import { codeyardEnvFor, containerFromLabels, labelKeys, labelsFor } from './labels.js';
+import { faultPoint } from '../../fault-points/fault-point.js';
 
 /** Per-container log cap: a chatty workspace cannot fill the node's disk. */
 export const containerLogMaxSize = '10m';
@@ -72,6 +73,7 @@ export class DockerRuntime implements ContainerRuntime {
     if (!current) {
       await this.ensureVolume(workload.uid);
       await this.create(workload);
+      faultPoint('after-container-create');
     }
     current = await this.inspect(workload.uid);
     if (current?.state !== 'running') {

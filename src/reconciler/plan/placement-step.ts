@@ -1,3 +1,4 @@
+import type { NodeView } from '../../placement/node-view.js';
 import { place } from '../../placement/place.js';
 import { codespaceUrlFor } from '../codespace-url.js';
 import { findCondition, removeCondition, setCondition } from '../conditions.js';
@@ -6,10 +7,17 @@ import { healthOf, requeueAfter, type Pass } from './pass.js';
 
 export function placeCodespace(pass: Pass): void {
   const { input, draft } = pass;
-  // Placement filters on the node's own readiness; our judgement of silence is added here.
-  const views = input.nodeViews.map((view) =>
-    healthOf(pass, view.name) === 'Ready' ? view : { ...view, ready: false },
-  );
+  // Placement filters on the node's own readiness; our judgement of silence is added here. The
+  // views are copied only once a node judged not Ready is met (usually none: no copy at all).
+  let views = input.nodeViews;
+  const notReady = input.notReadyNodeNames;
+  for (let i = 0; (notReady === undefined || notReady.size > 0) && i < views.length; i += 1) {
+    const view = views[i]!;
+    if (!view.ready) continue;
+    if (notReady === undefined ? healthOf(pass, view.name) === 'Ready' : !notReady.has(view.name)) continue;
+    if (views === input.nodeViews) views = views.slice();
+    (views as NodeView[])[i] = { ...view, ready: false };
+  }
   const result = place(
     {
       uid: input.codespace.metadata.uid,

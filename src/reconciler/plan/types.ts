@@ -41,6 +41,12 @@ export interface PlanInput {
   readonly nodes: ReadonlyMap<string, JudgedNode>;
   /** Placement's snapshot, counting every assignment including our own since the last beats. */
   readonly nodeViews: readonly NodeView[];
+  /**
+   * Optional, for a caller that plans many keys under one judgement: the names of the nodes in
+   * `nodes` judged anything but Ready. Placement then looks up only these instead of every node's
+   * health. Must agree with `nodes`.
+   */
+  readonly notReadyNodeNames?: ReadonlySet<string>;
   readonly nowMs: number;
   /**
    * When the caller could last see again (became leader, store back): phase deadlines never run

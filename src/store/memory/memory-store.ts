@@ -5,11 +5,13 @@ import type { Heartbeat, NodeRecord } from '../../model/node.js';
 import { markedForDeletion, wasEverPlaced } from '../deletion.js';
 import { matchesLabels } from '../label-selector.js';
 import { checkedEpoch, checkedLeaseDurationMs } from '../lease-arguments.js';
-import { isStaleBeat, nodeRecordFromHeartbeat } from '../node-record.js';
+import { isStaleBeat, nodeRecordFromHeartbeat, retiredAfter } from '../node-record.js';
 import {
   listLimitMax,
+  type HeartbeatOptions,
   type HeartbeatResult,
   type LeadershipResult,
+  type ListJsonResult,
   type ListOptions,
   type ListResult,
   type Store,
@@ -50,6 +52,8 @@ export class MemoryStore implements Store {
   private sortedNames: string[] | undefined;
   private readonly countByOwner = new Map<string, number>();
   private readonly nodes = new Map<string, NodeRecord>();
+  /** Per node: boot ids it has left, newest first (their late beats are refused). */
+  private readonly retiredBootIds = new Map<string, string[]>();
   private readonly history: WatchEvent[] = [];
   private historyHead = 0;
   private resourceVersion = 0;
@@ -97,33 +101,14 @@ export class MemoryStore implements Store {
 
   async listCodespaces(options: ListOptions = {}): Promise<ListResult> {
     this.assertOpen();
-    const limit = Math.max(1, Math.min(options.limit ?? listLimitMax, listLimitMax));
-    const names = this.names();
-    const items: Codespace[] = [];
-    let index = options.continueAfter === undefined ? 0 : firstIndexAfter(names, options.continueAfter);
-    for (; index < names.length && items.length < limit; index += 1) {
-      const stored = this.codespaces.get(names[index]!)!;
-      if (options.owner !== undefined && stored.object.metadata.owner !== options.owner) {
-        continue;
-      }
-      if (!matchesLabels(stored.object.metadata.labels, options.labelSelector)) {
-        continue;
-      }
-      items.push(copyOf(stored));
-    }
-    // Like the Redis index: more follows if any later name is in the (owner's) index.
-    let more = false;
-    for (let rest = index; rest < names.length && !more; rest += 1) {
-      more =
-        options.owner === undefined ||
-        this.codespaces.get(names[rest]!)!.object.metadata.owner === options.owner;
-    }
-    const last = items[items.length - 1];
-    return {
-      items,
-      resourceVersion: this.resourceVersion,
-      ...(more && last !== undefined ? { continueAfter: last.metadata.name } : {}),
-    };
+    const page = this.listStored(options);
+    return { ...page, items: page.items.map(copyOf) };
+  }
+
+  async listCodespaceJson(options: ListOptions = {}): Promise<ListJsonResult> {
+    this.assertOpen();
+    const page = this.listStored(options);
+    return { ...page, items: page.items.map((stored) => stored.json) };
   }
 
   async updateCodespace(codespace: Codespace, options: WriteOptions): Promise<Codespace> {
@@ -175,17 +160,33 @@ export class MemoryStore implements Store {
     return this.hub.watch(options);
   }
 
-  async applyHeartbeat(heartbeat: Heartbeat, options: { receivedAtMs: number }): Promise<HeartbeatResult> {
+  watchCodespaceBatches(options: WatchOptions): AsyncIterable<readonly WatchEvent[]> {
+    return this.hub.watchBatches(options);
+  }
+
+  async applyHeartbeat(heartbeat: Heartbeat, options: HeartbeatOptions): Promise<HeartbeatResult> {
     this.assertOpen();
     const stored = this.nodes.get(heartbeat.nodeName);
-    if (stored !== undefined && isStaleBeat(stored, heartbeat)) {
-      return { accepted: false, node: structuredClone(stored) };
+    if (
+      stored !== undefined &&
+      options.expectedFleet !== undefined &&
+      stored.fleet !== options.expectedFleet
+    ) {
+      throw new CodeyardError('FORBIDDEN', `node "${heartbeat.nodeName}" belongs to another fleet`, {
+        field: 'nodeName',
+      });
+    }
+    const retired = this.retiredBootIds.get(heartbeat.nodeName);
+    const boots = stored && { ...stored, ...(retired ? { retiredBootIds: retired } : {}) };
+    if (boots !== undefined && isStaleBeat(boots, heartbeat)) {
+      return { accepted: false, node: structuredClone(stored!) };
     }
     const node = nodeRecordFromHeartbeat(heartbeat, {
       receivedAtMs: options.receivedAtMs,
       unschedulable: stored?.unschedulable ?? false,
     });
     this.nodes.set(node.name, node);
+    this.retiredBootIds.set(node.name, retiredAfter(boots, heartbeat));
     return { accepted: true, node: structuredClone(node) };
   }
 
@@ -216,6 +217,7 @@ export class MemoryStore implements Store {
   async deleteNode(name: string): Promise<void> {
     this.assertOpen();
     this.nodes.delete(name);
+    this.retiredBootIds.delete(name);
   }
 
   async tryAcquireLeadership(options: {
@@ -331,6 +333,41 @@ export class MemoryStore implements Store {
     // The frozen stored object is shared with watchers: nobody can change it.
     this.publish({ type, resourceVersion: this.resourceVersion, object: stored.object });
     return copyOf(stored);
+  }
+
+  /** One page of stored codespaces in name order (see `Store.listCodespaces`). */
+  private listStored(options: ListOptions): {
+    items: StoredCodespace[];
+    resourceVersion: number;
+    continueAfter?: string;
+  } {
+    const limit = Math.max(1, Math.min(options.limit ?? listLimitMax, listLimitMax));
+    const names = this.names();
+    const items: StoredCodespace[] = [];
+    let index = options.continueAfter === undefined ? 0 : firstIndexAfter(names, options.continueAfter);
+    for (; index < names.length && items.length < limit; index += 1) {
+      const stored = this.codespaces.get(names[index]!)!;
+      if (options.owner !== undefined && stored.object.metadata.owner !== options.owner) {
+        continue;
+      }
+      if (!matchesLabels(stored.object.metadata.labels, options.labelSelector)) {
+        continue;
+      }
+      items.push(stored);
+    }
+    // Like the Redis index: more follows if any later name is in the (owner's) index.
+    let more = false;
+    for (let rest = index; rest < names.length && !more; rest += 1) {
+      more =
+        options.owner === undefined ||
+        this.codespaces.get(names[rest]!)!.object.metadata.owner === options.owner;
+    }
+    const last = items[items.length - 1];
+    return {
+      items,
+      resourceVersion: this.resourceVersion,
+      ...(more && last !== undefined ? { continueAfter: last.object.metadata.name } : {}),
+    };
   }
 
   private names(): readonly string[] {

@@ -15,7 +15,7 @@ export interface StoreKeys {
   readonly resourceVersion: string;
   /** Stream: one entry per change, entry id `<resourceVersion>-0`, bounded with MAXLEN ~. */
   readonly events: string;
-  /** Hash: `json` (the node record without operator fields), `bootId`, `sequence`, `unschedulable`. */
+  /** Hash: `json` (the node record without operator fields), `bootId`, `sequence`, `unschedulable`, `retiredBootIds`. */
   node(name: string): string;
   /** Sorted set, all scores 0: every node name. */
   readonly nodeNames: string;

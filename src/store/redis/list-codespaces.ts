@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Codespace } from '../../model/codespace.js';
 import { matchesLabels } from '../label-selector.js';
-import { listLimitMax, type ListOptions, type ListResult } from '../store.js';
+import { listLimitMax, type ListJsonResult, type ListOptions, type ListResult } from '../store.js';
 import { parseCodespace } from './codespace-json.js';
 import type { StoreKeys } from './keys.js';
 import { guarded, toStoreError } from './unavailable.js';
@@ -11,16 +11,43 @@ const fetchChunkSize = 1000;
 /** Names scanned per round when a label selector may reject most of them. */
 const selectorBatchSize = 500;
 
-/**
- * A page of codespaces in name order: `ZRANGEBYLEX` on the all-names (or the owner's) index from
- * `continueAfter`, then `MGET`; a label selector is applied after the fetch, and paging goes on
- * until `limit` items matched or the index is exhausted. No script: reads never block writers.
- */
+/** One listed item: its JSON as stored, and the parsed object when the selector needed it. */
+interface ListedEntry {
+  name: string;
+  json: string;
+  parsed: Codespace | undefined;
+}
+
+/** A page of codespaces in name order (see `listEntries`), parsed. */
 export async function listCodespaces(
   redis: Redis,
   keys: StoreKeys,
   options: ListOptions,
 ): Promise<ListResult> {
+  const page = await listEntries(redis, keys, options);
+  return { ...page, items: page.items.map((entry) => entry.parsed ?? parseCodespace(entry.json)) };
+}
+
+/** The same page as `listCodespaces`, each item the JSON string Redis holds (no parse without a selector). */
+export async function listCodespaceJson(
+  redis: Redis,
+  keys: StoreKeys,
+  options: ListOptions,
+): Promise<ListJsonResult> {
+  const page = await listEntries(redis, keys, options);
+  return { ...page, items: page.items.map((entry) => entry.json) };
+}
+
+/**
+ * A page of codespaces in name order: `ZRANGEBYLEX` on the all-names (or the owner's) index from
+ * `continueAfter`, then `MGET`; a label selector is applied after the fetch, and paging goes on
+ * until `limit` items matched or the index is exhausted. No script: reads never block writers.
+ */
+async function listEntries(
+  redis: Redis,
+  keys: StoreKeys,
+  options: ListOptions,
+): Promise<{ items: ListedEntry[]; resourceVersion: number; continueAfter?: string }> {
   const limit = Math.max(1, Math.min(options.limit ?? listLimitMax, listLimitMax));
   const index = options.owner === undefined ? keys.codespaceNames : keys.ownerCodespaces(options.owner);
   const selector = options.labelSelector;
@@ -40,7 +67,7 @@ export async function listCodespaces(
     return [Number(replyOf<string | null>(replies, 0) ?? '0'), replyOf<string[]>(replies, 1)] as const;
   });
 
-  const items: Codespace[] = [];
+  const items: ListedEntry[] = [];
   let more = false;
   let names = firstNames;
   for (;;) {
@@ -54,11 +81,14 @@ export async function listCodespaces(
       if (json === null || json === undefined) {
         continue; // deleted between the index read and the fetch
       }
-      const codespace = parseCodespace(json);
-      if (hasSelector && !matchesLabels(codespace.metadata.labels, selector)) {
-        continue;
+      let parsed: Codespace | undefined;
+      if (hasSelector) {
+        parsed = parseCodespace(json);
+        if (!matchesLabels(parsed.metadata.labels, selector)) {
+          continue;
+        }
       }
-      items.push(codespace);
+      items.push({ name: names[position]!, json, parsed });
     }
     if (items.length >= limit) {
       more = position < names.length || (await hasNameAfter(redis, index, names[names.length - 1]!));
@@ -75,7 +105,7 @@ export async function listCodespaces(
   return {
     items,
     resourceVersion,
-    ...(more && last !== undefined ? { continueAfter: last.metadata.name } : {}),
+    ...(more && last !== undefined ? { continueAfter: last.name } : {}),
   };
 }
 

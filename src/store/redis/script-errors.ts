@@ -10,6 +10,7 @@ export const scriptResult = {
   notMarkedForDeletion: -6,
   ownerChanged: -7,
   nodeNotFound: -8,
+  nodeInAnotherFleet: -9,
 } as const;
 
 /** What the failing call was about, for a message that names the resource. */
@@ -54,6 +55,10 @@ export function errorForScriptResult(code: number, context: ScriptErrorContext):
       });
     case scriptResult.nodeNotFound:
       return new CodeyardError('NODE_NOT_FOUND', `node ${context.name} not found`);
+    case scriptResult.nodeInAnotherFleet:
+      return new CodeyardError('FORBIDDEN', `node "${context.name}" belongs to another fleet`, {
+        field: 'nodeName',
+      });
     default:
       return new CodeyardError('INTERNAL', `unexpected script result ${code} for ${context.name}`);
   }

@@ -14,12 +14,13 @@ describe('loadProxyConfig', () => {
       jwksUrl: 'http://127.0.0.1:8420/v1/jwks.json',
       dataDir: '/srv/.codeyard/node',
       sessionTtlSeconds: 43_200,
-      forwarder: 'native',
+      forwarder: 'raw',
     });
   });
 
-  it('selects the reply-from forwarder when asked', () => {
+  it('selects the native or reply-from forwarder when asked', () => {
     expect(loadProxyConfig({ CODEYARD_PROXY_FORWARDER: 'reply-from' }).forwarder).toBe('reply-from');
+    expect(loadProxyConfig({ CODEYARD_PROXY_FORWARDER: 'native' }).forwarder).toBe('native');
   });
 
   it('derives the JWKS URL from the orchestrator URL unless one is given', () => {

@@ -3,13 +3,13 @@ import { nodeViewsFrom, placementRequestFor } from '../../../src/placement/index
 import { aCodespace, aNode, anObservedContainer } from '../../support/fixtures.js';
 
 describe('nodeViewsFrom', () => {
-  it('copies readiness, cordon, drain, allocatable capacity and volumes from the node record', () => {
+  it('copies readiness, cordon, drain, total capacity and volumes from the node record', () => {
     const node = aNode({
       name: 'n1',
       unschedulable: true,
       draining: true,
       volumes: ['v1'],
-      allocatable: { slots: 10, cpu: 8, memoryMiB: 16_384 },
+      capacity: { slots: 10, cpu: 8, memoryMiB: 16_384 },
     });
     const [view] = nodeViewsFrom([node], []);
     expect(view).toEqual({
@@ -21,6 +21,20 @@ describe('nodeViewsFrom', () => {
       used: { slots: 0, cpu: 0, memoryMiB: 0 },
       volumes: new Set(['v1']),
     });
+  });
+
+  it('counts a running container once: capacity is the total, not the free allocatable the agent reports', () => {
+    // The agent reports allocatable = capacity minus its running containers; usage is counted here.
+    const running = aCodespace({ name: 'a', nodeName: 'n1', phase: 'Running' });
+    const node = aNode({
+      name: 'n1',
+      capacity: { slots: 2, cpu: 2, memoryMiB: 4096 },
+      allocatable: { slots: 1, cpu: 1, memoryMiB: 2048 },
+      containers: [anObservedContainer({ uid: running.metadata.uid })],
+    });
+    const [view] = nodeViewsFrom([node], [running]);
+    expect(view!.capacity.slots).toBe(2);
+    expect(view!.used.slots).toBe(1);
   });
 
   it('treats a node whose Ready condition is not True as not ready even if its beat said ready', () => {

@@ -251,6 +251,72 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe('listing as stored JSON', () => {
+      it('returns the same pages as listCodespaces, each item the JSON of the object', async () => {
+        const store = await open();
+        for (let index = 0; index < 12; index += 1) {
+          await store.createCodespace(
+            aCodespace({
+              name: `json-${String(index).padStart(2, '0')}`,
+              owner: index % 2 === 0 ? 'ann' : 'ben',
+              labels: { tier: index % 3 === 0 ? 'gold' : 'plain' },
+            }),
+            quota,
+          );
+        }
+        const cases = [
+          {},
+          { owner: 'ann' },
+          { labelSelector: { tier: 'gold' } },
+          { owner: 'ben', labelSelector: { tier: 'plain' } },
+          { limit: 5 },
+          { owner: 'ann', limit: 2, continueAfter: 'json-02' },
+          { labelSelector: { tier: 'gold' }, limit: 2, continueAfter: 'json-00' },
+          { owner: 'nobody' },
+        ];
+        for (const options of cases) {
+          const parsed = await store.listCodespaces(options);
+          const json = await store.listCodespaceJson(options);
+          expect(
+            json.items.map((item) => JSON.parse(item) as unknown),
+            JSON.stringify(options),
+          ).toEqual(parsed.items);
+          expect(json.continueAfter).toBe(parsed.continueAfter);
+          expect(json.resourceVersion).toBe(parsed.resourceVersion);
+        }
+      });
+
+      it('pages through every codespace with continueAfter, each exactly once', async () => {
+        const store = await open();
+        const names = Array.from({ length: 7 }, (_, index) => `jpage-${index}`);
+        for (const name of names) await store.createCodespace(aCodespace({ name }), quota);
+        const seen: string[] = [];
+        let continueAfter: string | undefined;
+        do {
+          const page = await store.listCodespaceJson({
+            limit: 3,
+            ...(continueAfter ? { continueAfter } : {}),
+          });
+          seen.push(...page.items.map((item) => (JSON.parse(item) as Codespace).metadata.name));
+          continueAfter = page.continueAfter;
+        } while (continueAfter !== undefined);
+        expect(seen).toEqual(names);
+      });
+
+      it('hands out the current version of an updated object and drops a removed one', async () => {
+        const store = await open();
+        const created = await store.createCodespace(aCodespace({ name: 'jv-a' }), quota);
+        await store.createCodespace(aCodespace({ name: 'jv-b' }), quota);
+        const updated = await store.updateCodespace(
+          { ...created, spec: { ...created.spec, running: false } },
+          { expectedResourceVersion: created.metadata.resourceVersion },
+        );
+        await store.requestCodespaceDeletion('jv-b', { now });
+        const page = await store.listCodespaceJson();
+        expect(page.items.map((item) => JSON.parse(item) as unknown)).toEqual([updated]);
+      });
+    });
+
     describe('listing at scale', () => {
       it('lists 1,200 codespaces in one call and finds selected ones across fetch batches', async () => {
         const store = await open();
@@ -548,6 +614,53 @@ export function storeContract(name: string, factory: StoreFactory): void {
         const store = await open();
         const controller = new AbortController();
         const iterator = watchIterator(store, { fromResourceVersion: 0, signal: controller.signal });
+        const pending = iterator.next();
+        setTimeout(() => controller.abort(), 20);
+        expect((await pending).done).toBe(true);
+      });
+
+      it('hands the same events to a batch watcher, in order and once, ready events together', async () => {
+        const store = await open();
+        for (let index = 0; index < 5; index += 1) await store.createCodespace(aCodespace(), quota);
+        const iterator: AsyncIterator<readonly WatchEvent[], undefined> = store
+          .watchCodespaceBatches({ fromResourceVersion: 2, signal: signal() })
+          [Symbol.asyncIterator]();
+        const first = await iterator.next();
+        // History that is ready comes in one batch.
+        expect(first.value!.map((event) => event.resourceVersion)).toEqual([3, 4, 5]);
+        const versions: number[] = [];
+        const collecting = (async () => {
+          while (versions.length < 20) {
+            const result = await iterator.next();
+            if (result.done === true) throw new Error('batch watch ended early');
+            expect(result.value.length).toBeGreaterThan(0);
+            versions.push(...result.value.map((event) => event.resourceVersion));
+          }
+        })();
+        await Promise.all(Array.from({ length: 20 }, () => store.createCodespace(aCodespace(), quota)));
+        await collecting;
+        expect(versions).toEqual(Array.from({ length: 20 }, (_, index) => index + 6));
+        const perEvent = await takeEvents(
+          watchIterator(store, { fromResourceVersion: 2, signal: signal() }),
+          23,
+        );
+        expect(perEvent.map((event) => event.resourceVersion)).toEqual([3, 4, 5, ...versions]);
+      });
+
+      it('ends a batch watch when the signal aborts, and rejects a compacted version', async () => {
+        const store = await open({ historyLimit: 10 });
+        for (let index = 0; index < 150; index += 1) await store.createCodespace(aCodespace(), quota);
+        await expectCode(
+          store
+            .watchCodespaceBatches({ fromResourceVersion: 0, signal: signal() })
+            [Symbol.asyncIterator]()
+            .next(),
+          'RESOURCE_VERSION_TOO_OLD',
+        );
+        const controller = new AbortController();
+        const iterator = store
+          .watchCodespaceBatches({ fromResourceVersion: 150, signal: controller.signal })
+          [Symbol.asyncIterator]();
         const pending = iterator.next();
         setTimeout(() => controller.abort(), 20);
         expect((await pending).done).toBe(true);

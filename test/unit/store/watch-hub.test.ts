@@ -173,3 +173,104 @@ describe('WatchHub', () => {
     await hub.close();
   });
 });
+
+function iterateBatches(
+  hub: WatchHub,
+  options: { fromResourceVersion: number; signal: AbortSignal; bufferLimit?: number },
+): AsyncIterator<readonly WatchEvent[], undefined> {
+  return hub.watchBatches(options)[Symbol.asyncIterator]();
+}
+
+describe('WatchHub batches', () => {
+  it('hands over a whole history page in one step, then each live delivery as one batch', async () => {
+    const source = new ScriptedSource();
+    source.append(30);
+    const hub = new WatchHub(source);
+    const controller = new AbortController();
+    const iterator = iterateBatches(hub, { fromResourceVersion: 10, signal: controller.signal });
+    const first = await iterator.next();
+    expect(first.done).toBe(false);
+    expect(first.value!.map((event) => event.resourceVersion)).toEqual(
+      Array.from({ length: 20 }, (_, index) => index + 11),
+    );
+    const pending = iterator.next();
+    source.deliver!(source.append(5));
+    const live = await pending;
+    expect(live.value!.map((event) => event.resourceVersion)).toEqual([31, 32, 33, 34, 35]);
+    controller.abort();
+    expect((await iterator.next()).done).toBe(true);
+    await hub.close();
+  });
+
+  it('gives the same events as the per-event watch, in order and once, across history and live deliveries', async () => {
+    const source = new ScriptedSource();
+    source.append(2500);
+    const hub = new WatchHub(source);
+    const controller = new AbortController();
+    const batches = iterateBatches(hub, { fromResourceVersion: 0, signal: controller.signal });
+    const single = iterate(hub, 0, controller.signal);
+    const versions: number[] = [];
+    let steps = 0;
+    while (versions.length < 2500) {
+      const result = await batches.next();
+      expect(result.done).toBe(false);
+      expect(result.value!.length).toBeGreaterThan(0);
+      versions.push(...result.value!.map((event) => event.resourceVersion));
+      steps += 1;
+    }
+    // History pages of 1,000: three steps, not 2,500.
+    expect(steps).toBeLessThanOrEqual(4);
+    const live = batches.next();
+    for (let delivery = 0; delivery < 3; delivery += 1) source.deliver!(source.append(4));
+    versions.push(...(await live).value!.map((event) => event.resourceVersion));
+    while (versions.length < 2512) {
+      versions.push(...(await batches.next()).value!.map((event) => event.resourceVersion));
+    }
+    const expected = Array.from({ length: 2512 }, (_, index) => index + 1);
+    expect(versions).toEqual(expected);
+    const perEvent = await takeEvents(single, 2512);
+    expect(perEvent.map((event) => event.resourceVersion)).toEqual(expected);
+    controller.abort();
+    await hub.close();
+  });
+
+  it('cuts off a batch watcher that falls more than bufferLimit events behind, and keeps no log for it', async () => {
+    const source = new ScriptedSource();
+    const hub = new WatchHub(source);
+    const controller = new AbortController();
+    const slow = iterateBatches(hub, { fromResourceVersion: 0, signal: controller.signal, bufferLimit: 5 });
+    const first = slow.next();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    source.deliver!(source.append(1));
+    expect((await first).value!.map((event) => event.resourceVersion)).toEqual([1]);
+    for (let index = 0; index < 10; index += 1) source.deliver!(source.append(1));
+    expect(hub.watcherCount).toBe(0);
+    expect(hub.heldEventCount).toBe(0);
+    expect((await slow.next()).done).toBe(true);
+    controller.abort();
+    await hub.close();
+  });
+
+  it('reports RESOURCE_VERSION_TOO_OLD on the first step and detaches on return()', async () => {
+    const source = new ScriptedSource();
+    source.append(3);
+    source.readAfter = async () => {
+      throw new CodeyardError('RESOURCE_VERSION_TOO_OLD', 'compacted');
+    };
+    const hub = new WatchHub(source);
+    const controller = new AbortController();
+    const old = iterateBatches(hub, { fromResourceVersion: 0, signal: controller.signal });
+    await expect(old.next()).rejects.toMatchObject({ code: 'RESOURCE_VERSION_TOO_OLD' });
+    expect(hub.watcherCount).toBe(0);
+
+    const current = iterateBatches(hub, { fromResourceVersion: 3, signal: controller.signal });
+    const pending = current.next();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(hub.watcherCount).toBe(1);
+    await current.return!();
+    expect(hub.watcherCount).toBe(0);
+    expect((await pending).done).toBe(true);
+    controller.abort();
+    await hub.close();
+  });
+});

@@ -1,0 +1,107 @@
+/**
+ * A fast loop for tuning the node proxy: only the bare upstream and the native proxy, A-B-A,
+ * printing proxy CPU per operation against the upstream's (same run and direct run). Not a
+ * result for the docs (run.ts is): `npx tsx bench/proxy/iterate.ts [http|ws] [phaseMs] [rounds]`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  generateSigningKey,
+  issueAccessToken,
+  nodeAudience,
+  SigningKeyRing,
+} from '../../src/tokens/index.js';
+import { loadGeneratorCpu, pinProcess } from '../lib/cpu-pinning.js';
+import { runHttpLoad } from '../lib/http-load.js';
+import { loadAverage1m, processCpuMs } from '../lib/process-cpu.js';
+import { runWsPingPong } from '../lib/ws-pingpong.js';
+import {
+  benchCodespace,
+  benchNodeName,
+  benchUser,
+  startNodeProxy,
+  startUpstream,
+  writeKv,
+  type Sut,
+} from './contenders.js';
+import { startFakeControlPlane } from './control-plane.js';
+
+const kind = process.argv[2] === 'ws' ? 'ws' : 'http';
+const phaseMs = Number(process.argv[3] ?? 3_000);
+const rounds = Number(process.argv[4] ?? 2);
+const busyConnections = 32;
+const forwarder = (process.env.BENCH_FORWARDER ?? 'raw') as 'raw' | 'native' | 'reply-from';
+
+async function phase(port: number, path: string, cookie: string, connections: number) {
+  if (kind === 'http') {
+    const r = await runHttpLoad({ port, path, headers: { cookie }, connections, durationMs: phaseMs });
+    return { ops: r.requests, errors: r.errors, p50: r.latency.quantileMs(0.5), r };
+  }
+  const r = await runWsPingPong({
+    url: `ws://127.0.0.1:${port}${path}`,
+    headers: { cookie },
+    connections,
+    durationMs: phaseMs,
+    messageBytes: 64,
+  });
+  return { ops: r.messages, errors: r.errors, p50: r.latency.quantileMs(0.5), r };
+}
+
+async function main(): Promise<void> {
+  pinProcess(process.pid, loadGeneratorCpu);
+  const dir = await mkdtemp(join(tmpdir(), 'codeyard-bench-iterate-'));
+  const ring = new SigningKeyRing([await generateSigningKey(Date.now())]);
+  const control = await startFakeControlPlane(ring.jwks());
+  const suts: Sut[] = [];
+  try {
+    const upstream = await startUpstream();
+    suts.push(upstream);
+    await writeKv(join(dir, 'data'), upstream.port, 0);
+    const proxy = await startNodeProxy({
+      forwarder: forwarder,
+      dataDir: join(dir, 'data'),
+      controlPlaneUrl: control.url,
+      agentId: 'native',
+      logFile: join(dir, 'proxy.log'),
+    });
+    suts.push(proxy);
+    const token = await issueAccessToken(ring, {
+      user: benchUser,
+      codespace: benchCodespace,
+      audience: nodeAudience(benchNodeName),
+    });
+    const answer = await fetch(
+      `http://127.0.0.1:${proxy.port}/cs/${benchCodespace}/?codeyard_token=${token}`,
+      {
+        redirect: 'manual',
+      },
+    );
+    const cookie = answer.headers.get('set-cookie')!.split(';')[0]!;
+    const targets = [
+      { id: 'direct', port: upstream.port, path: '/' },
+      { id: forwarder, port: proxy.port, path: `/cs/${benchCodespace}/` },
+    ];
+    for (const t of targets) await phase(t.port, t.path, cookie, busyConnections);
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) {
+        const one = await phase(t.port, t.path, cookie, 1);
+        const p0 = processCpuMs(proxy.pid);
+        const u0 = processCpuMs(upstream.pid);
+        const busy = await phase(t.port, t.path, cookie, busyConnections);
+        const proxyUs = ((processCpuMs(proxy.pid) - p0) * 1000) / busy.ops;
+        const upUs = ((processCpuMs(upstream.pid) - u0) * 1000) / busy.ops;
+        console.log(
+          `${kind} r${round} ${t.id}: p50@1 ${one.p50.toFixed(3)} ms, busy ${((busy.ops * 1000) / phaseMs).toFixed(0)}/s errors ${busy.errors + one.errors}, proxy ${proxyUs.toFixed(1)} µs/op, upstream ${upUs.toFixed(1)} µs/op, same-run ${(proxyUs / upUs).toFixed(2)}×, load ${loadAverage1m()}`,
+        );
+      }
+    }
+  } finally {
+    for (const s of suts.reverse()) await s.stop();
+    await control.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
