@@ -6,7 +6,7 @@ import type { ErrorCode } from '../model/errors.js';
 export const startingPageRefreshSeconds = 2;
 
 export type ProxyAnswer =
-  'unauthenticated' | 'not-found' | 'bad-request' | 'starting' | 'bad-gateway' | 'forbidden';
+  'unauthenticated' | 'not-found' | 'bad-request' | 'starting' | 'stopping' | 'bad-gateway' | 'forbidden';
 
 const answers: Record<ProxyAnswer, { status: number; code: ErrorCode; title: string; message: string }> = {
   unauthenticated: {
@@ -18,8 +18,9 @@ const answers: Record<ProxyAnswer, { status: number; code: ErrorCode; title: str
   'not-found': {
     status: 404,
     code: 'CODESPACE_NOT_FOUND',
-    title: 'Codespace not found',
-    message: 'There is no codespace here that you can open.',
+    title: 'Codespace not running here',
+    message:
+      'No codespace of yours is running at this address. If it is stopped, start it again from codeyard (your files are kept) and open it from there.',
   },
   'bad-request': {
     status: 400,
@@ -32,6 +33,13 @@ const answers: Record<ProxyAnswer, { status: number; code: ErrorCode; title: str
     code: 'STORE_UNAVAILABLE',
     title: 'Starting…',
     message: 'Your codespace is starting. This page reloads by itself.',
+  },
+  stopping: {
+    status: 503,
+    code: 'CODESPACE_NOT_RUNNING',
+    title: 'Stopping…',
+    message:
+      'This codespace is stopping. Your files are kept; start it again from codeyard once it has stopped.',
   },
   'bad-gateway': {
     status: 502,

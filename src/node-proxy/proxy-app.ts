@@ -93,7 +93,10 @@ export function createProxyServer(options: ProxyAppOptions): Server {
         ? createNativeForwarder()
         : createRawForwarder();
 
-  /** Authenticated by cookie, then authorised against the route: another user's codespace is the same 404 as none. */
+  /**
+   * Authenticated by cookie, then authorised against the route: another user's codespace is the
+   * same 404 as none (one page for both, so it says what a stopped codespace's owner needs to know).
+   */
   function authorise(req: IncomingMessage, codespace: string, now: number): Authorised {
     const session = auth.sessionFor(req.headers.cookie, codespace, now);
     if (!session) return { ok: false, answer: 'unauthenticated' };
@@ -157,7 +160,7 @@ export function createProxyServer(options: ProxyAppOptions): Server {
       return;
     }
     if (!isServing(result.route)) {
-      sendAnswer(res, 'starting', req.headers.accept);
+      sendAnswer(res, notServingAnswer(result.route), req.headers.accept);
       return;
     }
     activity.touch(target.name, now);
@@ -206,7 +209,7 @@ export function createProxyServer(options: ProxyAppOptions): Server {
       return;
     }
     if (!isServing(result.route)) {
-      refuseUpgrade(socket, 'starting');
+      refuseUpgrade(socket, notServingAnswer(result.route));
       return;
     }
     activity.touch(target.name, now);
@@ -274,6 +277,11 @@ export function createProxyServer(options: ProxyAppOptions): Server {
 
 function isServing(route: Route): boolean {
   return route.state === 'running' && route.ready;
+}
+
+/** A route that is not serving is on its way up (creating, or not answering yet) or on its way down. */
+function notServingAnswer(route: Route): 'starting' | 'stopping' {
+  return route.state === 'creating' || route.state === 'running' ? 'starting' : 'stopping';
 }
 
 function withoutTokenPath(path: string): string {

@@ -26,6 +26,7 @@ import {
   type NodeHealth,
 } from './node-health.js';
 import { NodeReportDiff } from './node-report-diff.js';
+import { OrphanRemovalPacing } from './orphan-removal-pacing.js';
 import { planOrphans } from './orphans.js';
 import { planCodespace, type Plan } from './plan.js';
 import { planFingerprint } from './plan-fingerprint.js';
@@ -45,6 +46,8 @@ export interface ControllerTiming {
   readonly blindAfterMs: number;
   /** While a Lost node's termination is unconfirmed, look again this often. */
   readonly fenceRetryMs: number;
+  /** An orphan removal sent to a node is not sent again sooner (the agent may still be removing it). */
+  readonly orphanRemovalRetryMs: number;
   readonly workers: number;
 }
 
@@ -53,6 +56,7 @@ export const controllerTimingDefaults: ControllerTiming = {
   resyncIntervalMs: 30_000,
   blindAfterMs: 5_000,
   fenceRetryMs: 5_000,
+  orphanRemovalRetryMs: 5_000,
   workers: 4,
 };
 
@@ -86,6 +90,7 @@ export class Controller {
   /** Codespaces and node records, with the indexes that keep one reconcile pass O(nodes). */
   private readonly cache = new ClusterCache();
   private readonly relisted = new RelistedCodespaces();
+  private readonly orphanRemovals: OrphanRemovalPacing;
   private synced = false;
   private lastResourceVersion = 0;
   /** When we could last see again (start, leadership, end of a store outage): silence is measured from here at the earliest. */
@@ -123,6 +128,7 @@ export class Controller {
     this.config = { ...reconcilerConfigDefaults, ...options.config };
     this.timing = { ...controllerTimingDefaults, ...options.timing };
     this.queue = new WorkQueue({ clock: options.clock });
+    this.orphanRemovals = new OrphanRemovalPacing(this.timing.orphanRemovalRetryMs);
     this.visibleSinceMs = options.clock.nowMs();
   }
 
@@ -140,6 +146,7 @@ export class Controller {
     this.visibleSinceMs = this.options.clock.nowMs();
     this.lastHealth.clear();
     this.planMemo.clear();
+    this.orphanRemovals.clear();
     await this.relist();
     await this.pollNodes();
   }
@@ -468,6 +475,7 @@ export class Controller {
       if (referenced.length === 0 && node.record !== undefined) {
         await this.options.store.deleteNode(name);
         this.cache.deleteNode(name);
+        this.orphanRemovals.forgetNode(name);
         return undefined;
       }
       return referenced.length === 0 ? undefined : { requeueAfterMs: this.timing.fenceRetryMs };
@@ -487,13 +495,24 @@ export class Controller {
     if (epoch === undefined) throw notLeader();
     const agentUrl = node.record?.agentUrl;
     if (agentUrl === undefined) return undefined;
-    for (const orphan of planOrphans(node, existing)) {
+    const orphans = planOrphans(node, existing);
+    this.orphanRemovals.keepOnly(name, new Set(orphans.map((orphan) => orphan.uid)));
+    let waitMs: number | undefined;
+    for (const orphan of orphans) {
+      const remainingMs = this.orphanRemovals.waitMs(name, orphan.uid, this.options.clock.nowMs());
+      if (remainingMs > 0) {
+        waitMs = Math.min(waitMs ?? remainingMs, remainingMs);
+        continue;
+      }
       // Removal deletes the volume: confirm with the store itself that the codespace is gone.
       const stored = await this.options.store.getCodespace(orphan.name);
       if (stored?.metadata.uid === orphan.uid) continue;
+      // Recorded before the call: a failed removal is retried no sooner than a sent one.
+      this.orphanRemovals.sent(name, orphan.uid, this.options.clock.nowMs());
       await this.options.agents.remove({ nodeName: name, agentUrl, epoch }, orphan.uid);
     }
-    return undefined;
+    // Look again when the first paced removal may be resent, in case the node still reports it.
+    return waitMs === undefined ? undefined : { requeueAfterMs: waitMs };
   }
 
   /**

@@ -109,6 +109,24 @@ describe.each(proxyForwarders)('forwarder: %s', (forwarder) => {
       }
     });
 
+    it('answers 503 with a stopping page, not a starting one, while the container stops', async () => {
+      const cookie = await sessionCookie('alpha');
+      proxy.routes.set(
+        'alpha',
+        aRoute({ owner: 'alice', hostPort: upstream.port, state: 'stopping', ready: false }),
+      );
+      try {
+        const answer = await httpGet(proxy.port, '/cs/alpha/', { cookie, accept: 'text/html' });
+        expect(answer.status).toBe(503);
+        expect(answer.body).toContain('Stopping');
+        // A stopping codespace does not come back by itself: reloading would only repeat this page.
+        expect(answer.body).not.toContain('http-equiv="refresh"');
+        await expect(connectWebSocket('/cs/alpha/ws', cookie)).rejects.toThrow('status 503');
+      } finally {
+        proxy.routes.set('alpha', aRoute({ owner: 'alice', hostPort: upstream.port }));
+      }
+    });
+
     it('answers 502 when the container refuses the connection', async () => {
       const cookie = await sessionCookie('alpha');
       proxy.routes.set('alpha', aRoute({ owner: 'alice', hostPort: await refusedPort() }));

@@ -1,3 +1,4 @@
+import { freeLoopbackPort } from '../../src/fleet/local/free-port.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DockerRuntime } from '../../src/node-agent/runtime/docker-runtime.js';
 import {
@@ -18,7 +19,7 @@ describe('the code-server workspace image under the DockerRuntime', () => {
   it('answers the VS Code workbench page on its loopback port, unprivileged', async () => {
     const runtime = new DockerRuntime({ nodeName });
     const workload = aWorkload({
-      hostPort: 43_290,
+      hostPort: await freeLoopbackPort(),
       spec: aSpec({ image: workspaceImage, resources: { cpu: 1, memoryMiB: 1024, diskGiB: 1 } }),
     });
     const container = await runtime.ensure(workload);

@@ -1,3 +1,4 @@
+import { freeLoopbackPort } from '../../src/fleet/local/free-port.js';
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { containerNameFor } from '../../src/model/codespace.js';
@@ -30,7 +31,7 @@ describe('docker runtime hardening', () => {
   it('runs workspaces unprivileged, limited, loopback-only, without the Docker socket, and never restarts them itself', async () => {
     const runtime = new DockerRuntime({ nodeName, pidsLimit: 256 });
     const workload = aWorkload({
-      hostPort: 43_190,
+      hostPort: await freeLoopbackPort(),
       spec: aSpec({
         resources: { cpu: 0.5, memoryMiB: 512, diskGiB: 1 },
         repository: { url: 'https://example.invalid/repo.git' },

@@ -1,3 +1,4 @@
+import { freeLoopbackPort } from '../../src/fleet/local/free-port.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +31,7 @@ describe('process runtime workspace stub', () => {
   });
 
   it('listens on loopback only and echoes WebSocket messages on /echo', async () => {
-    const workload = aWorkload({ hostPort: 43_290 });
+    const workload = aWorkload({ hostPort: await freeLoopbackPort() });
     await runtime.ensure(workload);
     await waitForHttp(`http://127.0.0.1:${workload.hostPort}/healthz`);
     const listening = execFileSync('ss', ['-ltnH', `sport = :${workload.hostPort}`], { encoding: 'utf8' });

@@ -1,3 +1,4 @@
+import type { ContainerState } from '../../src/model/node.js';
 import { EventEmitter } from 'node:events';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
@@ -229,7 +230,7 @@ export function aRoute(
     owner: string;
     hostPort: number;
     ready: boolean;
-    state: 'running' | 'creating';
+    state: ContainerState;
   }> = {},
 ) {
   return { uid: 'uid-1', owner: 'alice', hostPort: 1, state: 'running' as const, ready: true, ...overrides };

@@ -155,6 +155,9 @@ export class InvariantMonitor {
   }
 
   async sampleOnce(): Promise<void> {
+    // Only creates acknowledged before the list was asked for can be expected in it (a create
+    // acknowledged while the list is in flight may be missing from it without being lost).
+    const acknowledgedBeforeList = new Map(this.acknowledged);
     const [containers, codespaces, nodes, live] = await Promise.all([
       this.dockerContainers(),
       this.sources.listCodespaces().catch(() => undefined),
@@ -163,7 +166,7 @@ export class InvariantMonitor {
     ]);
     this.samples += 1;
     this.checkOneRunningContainer(containers);
-    if (codespaces !== undefined) this.checkNoSpecLost(codespaces);
+    if (codespaces !== undefined) this.checkNoSpecLost(codespaces, acknowledgedBeforeList);
     if (nodes !== undefined) this.checkSequences(nodes);
     await this.checkPorts(containers, live);
     this.checkSessions();
@@ -182,9 +185,14 @@ export class InvariantMonitor {
     }
   }
 
-  private checkNoSpecLost(codespaces: readonly Codespace[]): void {
+  private checkNoSpecLost(
+    codespaces: readonly Codespace[],
+    acknowledgedBeforeList: ReadonlyMap<string, Acknowledged>,
+  ): void {
     const byName = new Map(codespaces.map((c) => [c.metadata.name, c]));
-    for (const [name, expected] of this.acknowledged) {
+    for (const [name, expected] of acknowledgedBeforeList) {
+      // Deleted (acknowledged) or re-created while the list was in flight: the next sample judges it.
+      if (this.acknowledged.get(name) !== expected) continue;
       this.checks += 1;
       const found = byName.get(name);
       if (found === undefined) {

@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -226,14 +227,17 @@ describe('agent state follows the runtime', () => {
 
 describe('host ports', () => {
   it('skips a pool port another program already listens on', async () => {
-    const h = await harness({ portStart: 43_420 });
+    // The squatter takes whatever port the kernel gives it, and the pool starts there: a fixed
+    // port could already be in use on a shared machine (as anyone's client socket).
     const squatter = createServer();
-    await new Promise<void>((resolve) => squatter.listen(43_420, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const squatted = (squatter.address() as AddressInfo).port;
+    const h = await harness({ portStart: squatted });
     try {
       const started = await command(h, 'PUT', '/v1/codespaces/uid-1', anEnsureRequest({ name: 'one' }));
       expect(started.statusCode).toBe(200);
-      expect(started.json().container.hostPort).toBe(43_421);
-      expect(h.ports.holderOf(43_420)).toBeUndefined();
+      expect(started.json().container.hostPort).toBeGreaterThan(squatted);
+      expect(h.ports.holderOf(squatted)).toBeUndefined();
     } finally {
       await new Promise((resolve) => squatter.close(resolve));
     }

@@ -3,7 +3,7 @@ import type { FleetDescription, FleetProvider } from '../../../src/fleet/fleet-p
 import { CodeyardError } from '../../../src/model/errors.js';
 import type { Heartbeat } from '../../../src/model/node.js';
 import { SimulatedClock } from '../../../src/reconciler/clock.js';
-import { Controller } from '../../../src/reconciler/controller.js';
+import { Controller, controllerTimingDefaults } from '../../../src/reconciler/controller.js';
 import { Fencer } from '../../../src/reconciler/fencer.js';
 import { processNext } from '../../../src/reconciler/reconcile-result.js';
 import { startReconciler } from '../../../src/reconciler/start-reconciler.js';
@@ -197,6 +197,44 @@ describe('Controller', () => {
     await beat({ nodeName: 'n1', bootId: 'b1', containers: [anObservedContainer({ uid: 'ghost' })] });
     await sync();
     expect(agents.commands.map((c) => [c.kind, c.node, c.uid])).toEqual([['remove', 'n1', 'ghost']]);
+  });
+
+  it('sends an orphan removal again only after orphanRemovalRetryMs while the node still reports it', async () => {
+    const { clock, agents, controller, beat, sync, drain } = await setup();
+    await beat({ nodeName: 'n1', bootId: 'b1', containers: [anObservedContainer({ uid: 'ghost' })] });
+    await sync();
+    const removals = () => agents.commands.filter((c) => c.kind === 'remove').length;
+    expect(removals()).toBe(1);
+    // The agent is still removing it; the node's key comes up every second (a resync, a flag change).
+    const retrySeconds = controllerTimingDefaults.orphanRemovalRetryMs / 1_000;
+    for (let second = 1; second <= retrySeconds; second += 1) {
+      clock.advance(1_000);
+      controller.queue.add('node/n1');
+      await drain();
+      expect(removals()).toBe(second < retrySeconds ? 1 : 2);
+    }
+  });
+
+  it('paces removals to an agent that fails them instead of retrying with the key backoff', async () => {
+    const { clock, agents, beat, sync, drain } = await setup();
+    agents.failWith('n1', new Error('connection refused'));
+    let attempts = 0;
+    const remove = agents.remove.bind(agents);
+    agents.remove = (target, uid) => {
+      attempts += 1;
+      return remove(target, uid);
+    };
+    await beat({ nodeName: 'n1', bootId: 'b1', containers: [anObservedContainer({ uid: 'g1' })] });
+    await sync();
+    // The key backoff alone (100 ms doubling) would retry ~5 times in these 3 s.
+    for (let step = 0; step < 30; step += 1) {
+      clock.advance(100);
+      await drain();
+    }
+    expect(attempts).toBe(1);
+    clock.advance(controllerTimingDefaults.orphanRemovalRetryMs);
+    await drain();
+    expect(attempts).toBe(2);
   });
 });
 
