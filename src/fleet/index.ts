@@ -20,3 +20,9 @@ export {
   runtimeWorkloadFence,
   type WorkloadFence,
 } from './local/workload-fence.js';
+export {
+  RemoteFleetProvider,
+  remoteFleetCallTimeoutMsDefault,
+  type RemoteFleetProviderOptions,
+} from './remote-fleet-provider.js';
+export { startFleetService, type FleetService, type FleetServiceOptions } from './local/fleet-service.js';
