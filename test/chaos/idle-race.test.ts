@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routeIn } from '../../src/node-agent/local-kv-format.js';
 import { requireDockerAndImage } from '../integration/node-agent-support.js';
 import { startBeatingNode, waitFor, type BeatingNode } from './support/heartbeat-node-harness.js';
+import { SamplingLoop } from './support/sampling-loop.js';
 
 requireDockerAndImage();
 
@@ -41,23 +42,16 @@ class RouteConsistencyMonitor {
   readonly violations: Violation[] = [];
   checks = 0;
   private inconsistentSinceMs: number | undefined;
-  private stopped = false;
-  private loop: Promise<void> | undefined;
+  private readonly loop = new SamplingLoop({ intervalMs: sampleIntervalMs, sample: () => this.sampleOnce() });
 
   constructor(private readonly node: BeatingNode) {}
 
   start(): void {
-    this.loop = (async () => {
-      while (!this.stopped) {
-        await this.sampleOnce();
-        await sleep(sampleIntervalMs);
-      }
-    })();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   private async sampleOnce(): Promise<void> {

@@ -11,10 +11,10 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireDockerAndImage } from '../integration/node-agent-support.js';
 import { startBeatingNode, waitFor, type BeatingNode } from './support/heartbeat-node-harness.js';
+import { SamplingLoop } from './support/sampling-loop.js';
 
 requireDockerAndImage();
 
@@ -35,23 +35,16 @@ const nameOf = (i: number) => `port${i}`;
 class PortInvariantMonitor {
   readonly violations: string[] = [];
   checks = 0;
-  private stopped = false;
-  private loop: Promise<void> | undefined;
+  private readonly loop = new SamplingLoop({ intervalMs: sampleIntervalMs, sample: () => this.sampleOnce() });
 
   constructor(private readonly node: BeatingNode) {}
 
   start(): void {
-    this.loop = (async () => {
-      while (!this.stopped) {
-        await this.sampleOnce();
-        await sleep(sampleIntervalMs);
-      }
-    })();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   async sampleOnce(): Promise<void> {
