@@ -88,6 +88,9 @@ describe('the local fleet under the autoscaler', () => {
             `${JSON.stringify(phaseCounts(await cluster.admin.list()))}, nodes ${JSON.stringify(await liveNodes())}`,
         },
       );
+      // The sampler looks once a second; take one sample now that all are Running, before the
+      // deletes below, so a fast start is not missed between two of its samples.
+      await sampler.sampleOnce();
       const nodes = await liveNodes();
       expect(nodes).toHaveLength(maxNodes);
       // Each runs on a node of this fleet, in exactly one running container there.

@@ -132,6 +132,9 @@ describe('agent commands', () => {
   it('runs commands for one codespace one at a time: the last command decides', async () => {
     const h = await harness({ portStart: 43_350 });
     const put = command(h, 'PUT', '/v1/codespaces/uid-1', anEnsureRequest({ name: 'one' }));
+    // The stop is sent once the start holds the codespace (its port is taken under the lock):
+    // sent together, either request could reach the agent first (each signs its token first).
+    await eventually(async () => h.ports.heldCount > 0);
     const stop = command(h, 'POST', '/v1/codespaces/uid-1/stop', { generation: 1 });
     const [a, b] = await Promise.all([put, stop]);
     expect(a.statusCode).toBe(200);
