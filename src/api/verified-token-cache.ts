@@ -1,6 +1,7 @@
+import { LruCache } from '../shared/lru-cache.js';
 import type { Principal } from './principal.js';
 
-/** Verified API tokens remembered at once, at most; the oldest is forgotten first. */
+/** Verified API tokens remembered at once, at most; the least recently used is forgotten first. */
 export const verifiedTokensMax = 10_000;
 
 interface Entry {
@@ -19,11 +20,10 @@ interface Entry {
  * evict good entries faster than real clients add them.
  */
 export class VerifiedTokenCache {
-  private readonly entries = new Map<string, Entry>();
-  private readonly capacity: number;
+  private readonly entries: LruCache<string, Entry>;
 
   constructor(options: { capacity?: number } = {}) {
-    this.capacity = options.capacity ?? verifiedTokensMax;
+    this.entries = new LruCache(options.capacity ?? verifiedTokensMax);
   }
 
   get size(): number {
@@ -41,12 +41,6 @@ export class VerifiedTokenCache {
   }
 
   remember(credential: string, entry: Entry): void {
-    this.entries.delete(credential);
-    while (this.entries.size >= this.capacity) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done === true) break;
-      this.entries.delete(oldest.value);
-    }
     this.entries.set(credential, entry);
   }
 }

@@ -8,10 +8,10 @@
  * - optionally, nodes that must stay Ready are never judged NotReady.
  * Violations are collected as readable sentences; the scenario fails on any.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeRecord } from '../../../src/model/node.js';
 import { isReady, type HeartbeatCluster } from './heartbeat-cluster.js';
 import type { HeartbeatRelay } from './heartbeat-relay.js';
+import { SamplingLoop } from './sampling-loop.js';
 
 export const monitorSampleIntervalMs = 500;
 
@@ -34,28 +34,25 @@ export class ObservedStateMonitor {
   readonly notReadyOnlyWhenSilent = new Map<string, { relay: HeartbeatRelay; notReadyAfterMs: number }>();
   notReadySamples = 0;
   private readonly memory = new Map<string, NodeMemory>();
-  private stopped = false;
-  private loop: Promise<void> | undefined;
+  private readonly loop = new SamplingLoop({
+    intervalMs: monitorSampleIntervalMs,
+    sample: () =>
+      this.sampleOnce().catch((error: unknown) => {
+        // The API itself failing is not a node fault; the scenario's own waits will say so.
+        this.lastError = error;
+      }),
+  });
 
   constructor(private readonly cluster: HeartbeatCluster) {}
 
   start(): void {
-    this.loop = (async () => {
-      while (!this.stopped) {
-        await this.sampleOnce().catch((error: unknown) => {
-          // The API itself failing is not a node fault; the scenario's own waits will say so.
-          this.lastError = error;
-        });
-        await sleep(monitorSampleIntervalMs);
-      }
-    })();
+    this.loop.start();
   }
 
   lastError: unknown;
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   async sampleOnce(): Promise<void> {

@@ -3,8 +3,8 @@
  * it) is disturbed: one request every `sessionPingIntervalMs`, each answer that is not the
  * workspace's own 200 recorded with its time. Node-level scenarios judge sessions by it.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProxySession } from '../../support/e2e-api.js';
+import { SamplingLoop } from './sampling-loop.js';
 
 export const sessionPingIntervalMs = 500;
 
@@ -16,8 +16,10 @@ export interface PingFailure {
 export class SessionPinger {
   readonly failures: PingFailure[] = [];
   answered = 0;
-  private stopped = false;
-  private loop: Promise<void> | undefined;
+  private readonly loop = new SamplingLoop({
+    intervalMs: sessionPingIntervalMs,
+    sample: () => this.pingOnce(),
+  });
 
   constructor(
     readonly codespace: string,
@@ -25,23 +27,21 @@ export class SessionPinger {
   ) {}
 
   start(): void {
-    this.loop = (async () => {
-      while (!this.stopped) {
-        try {
-          const answer = await this.session.fetch('/healthz');
-          if (answer.status === 200) this.answered += 1;
-          else this.failures.push({ atMs: Date.now(), what: `HTTP ${answer.status}` });
-        } catch (error) {
-          this.failures.push({ atMs: Date.now(), what: String(error) });
-        }
-        await sleep(sessionPingIntervalMs);
-      }
-    })();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  private async pingOnce(): Promise<void> {
+    try {
+      const answer = await this.session.fetch('/healthz');
+      if (answer.status === 200) this.answered += 1;
+      else this.failures.push({ atMs: Date.now(), what: `HTTP ${answer.status}` });
+    } catch (error) {
+      this.failures.push({ atMs: Date.now(), what: String(error) });
+    }
   }
 
   failuresBefore(atMs: number): PingFailure[] {

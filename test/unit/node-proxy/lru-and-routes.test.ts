@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ActivityTracker } from '../../../src/node-proxy/activity-tracker.js';
-import { LruCache } from '../../../src/node-proxy/lru-cache.js';
+import { LruCache } from '../../../src/shared/lru-cache.js';
 import { InMemoryRouteTable } from '../../../src/node-proxy/route-table.js';
 
 describe('LruCache', () => {
