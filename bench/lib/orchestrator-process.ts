@@ -26,7 +26,7 @@ const problemLevelMin = 40;
 const problemSamplesMax = 5;
 
 /** A benchmark whose server logged warnings or errors says so (they explain odd latencies). */
-function reportProblems(logPath: string): void {
+export function reportProblems(logPath: string): void {
   const problems = readFileSync(logPath, 'utf8')
     .split('\n')
     .filter((line) => {

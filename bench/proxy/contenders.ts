@@ -109,10 +109,12 @@ export async function startNodeProxy(options: {
   controlPlaneUrl: string;
   agentId: string;
   logFile: string;
+  /** Another checkout's root (e.g. the last commit's `src`, for A-B comparisons while tuning); default this one. */
+  sourceRoot?: string;
 }): Promise<Sut> {
   const port = await freeLoopbackPort();
   const child = startPinnedTsChild({
-    entry: 'src/node-proxy/main.ts',
+    entry: join(options.sourceRoot ?? '.', 'src/node-proxy/main.ts'),
     cpu: systemUnderTestCpu,
     ipc: false,
     stdout: openSync(options.logFile, 'a'),

@@ -1,3 +1,5 @@
+import { EventLoopBreather } from '../../src/reconciler/event-loop-breather.js';
+import { workerEventLoopBudgetMsDefault } from '../../src/reconciler/reconcile-result.js';
 import { Redis } from 'ioredis';
 import type { Controller } from '../../src/reconciler/controller.js';
 import { storeKeys } from '../../src/store/redis/keys.js';
@@ -41,6 +43,8 @@ export async function timeFullPass(options: {
   let keysProcessed = 0;
   let errors = 0;
   const processStarted = performance.now();
+  // As the production workers (`runWorkers`): let I/O in every few milliseconds of planning.
+  const breather = new EventLoopBreather(workerEventLoopBudgetMsDefault);
   const worker = async (): Promise<void> => {
     while (performance.now() < deadline) {
       const key = controller.queue.tryGet();
@@ -52,6 +56,8 @@ export async function timeFullPass(options: {
       }
       controller.queue.done(key);
       keysProcessed += 1;
+      const breath = breather.due();
+      if (breath !== undefined) await breath;
     }
   };
   await Promise.all(Array.from({ length: controllerWorkers }, worker));

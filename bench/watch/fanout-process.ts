@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import type { Codespace } from '../../src/model/codespace.js';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
+import type { WatchSubscription } from '../../src/store/store.js';
 import { LatencyHistogram } from '../lib/latency-histogram.js';
 import { monotonicMicros, sleep } from '../lib/monotonic-clock.js';
 import { DeliveryLedger, ledgerTotals } from './delivery-ledger.js';
@@ -23,7 +24,6 @@ interface Phase {
   deliveries: number;
   completeSent: boolean;
   resumes: number;
-  controller: AbortController;
   teardown: () => Promise<void>;
 }
 
@@ -58,7 +58,6 @@ function newPhase(watchers: number, events: number): Phase {
     deliveries: 0,
     completeSent: false,
     resumes: 0,
-    controller: new AbortController(),
     teardown: async () => {},
   };
 }
@@ -68,30 +67,47 @@ let store: RedisStore | undefined;
 async function startStorePhase(phase: Phase): Promise<void> {
   store ??= await RedisStore.connect({ url: redisUrl });
   const from = await store.currentResourceVersion();
-  const signal = phase.controller.signal;
-  const loops = phase.ledgers.map(async (ledger) => {
+  const subscriptions = new Set<WatchSubscription>();
+  let stopped = false;
+  const follow = (ledger: DeliveryLedger): void => {
     let last = from;
-    for (let attempt = 0; attempt <= resumesPerWatcherMax && !signal.aborted; attempt += 1) {
-      if (attempt > 0) phase.resumes += 1;
-      // Exactly what a consumer does: watch from the last version seen; resume when cut off.
-      // Batches, as the API's SSE and WebSocket watches consume them (one step per ready run).
-      for await (const batch of store!.watchCodespaceBatches({ fromResourceVersion: last, signal })) {
-        for (const event of batch) {
-          if (event.resourceVersion <= last) {
-            // The Store contract: every event after fromResourceVersion, in order, once. Say so loudly.
-            process.stderr.write(
-              `store watch delivered version ${event.resourceVersion} after ${last} (watch from ${from})\n`,
-            );
+    let attempts = 0;
+    // Exactly what an in-process consumer does: subscribe from the last version seen (the push
+    // API: a synchronous callback per ready run, the same shape as the baseline's listeners) and
+    // subscribe again when cut off.
+    const subscribe = (): void => {
+      const subscription = store!.subscribeCodespaceEvents({
+        fromResourceVersion: last,
+        onEvents: (events) => {
+          for (const event of events) {
+            if (event.resourceVersion <= last) {
+              // The Store contract: every event after fromResourceVersion, in order, once. Say so loudly.
+              process.stderr.write(
+                `store watch delivered version ${event.resourceVersion} after ${last} (watch from ${from})\n`,
+              );
+            }
+            last = event.resourceVersion;
+            deliver(phase, ledger, event.object.metadata.labels, event.resourceVersion);
           }
-          last = event.resourceVersion;
-          deliver(phase, ledger, event.object.metadata.labels, event.resourceVersion);
-        }
-      }
-    }
-  });
+        },
+        onEnd: (error) => {
+          subscriptions.delete(subscription);
+          if (error !== undefined) process.stderr.write(`store watch failed: ${String(error)}\n`);
+          if (stopped || attempts >= resumesPerWatcherMax) return;
+          attempts += 1;
+          phase.resumes += 1;
+          subscribe();
+        },
+      });
+      subscriptions.add(subscription);
+    };
+    subscribe();
+  };
+  phase.ledgers.forEach(follow);
   phase.teardown = async () => {
-    phase.controller.abort();
-    await Promise.all(loops);
+    stopped = true;
+    for (const subscription of subscriptions) subscription.close();
+    subscriptions.clear();
   };
 }
 

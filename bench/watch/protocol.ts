@@ -6,7 +6,8 @@ import type { LedgerTotals } from './delivery-ledger.js';
  * under test), over the child's IPC channel.
  *
  * Modes of the store-level fan-out process:
- * - `store`: `RedisStore.watchCodespaceBatches`, N watchers (ours: one XREAD connection, in-process hub);
+ * - `store`: `RedisStore.subscribeCodespaceEvents`, N push subscribers (ours: one XREAD connection,
+ *   in-process hub, each ready run of events handed to a synchronous callback);
  * - `pubsub`: one raw Redis SUBSCRIBE connection, each message parsed once and handed to N
  *   in-process listeners (the baseline: the same shape as our design, without the store);
  * - `naive-pubsub`: N SUBSCRIBE connections, each parsing for itself.

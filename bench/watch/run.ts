@@ -1,6 +1,6 @@
 /**
  * Watch fan-out benchmark: every watcher must get every change exactly once, in order, and
- * quickly — ours (RedisStore.watchCodespaceBatches; the API's SSE stream) beside raw Redis pub/sub
+ * quickly — ours (RedisStore.subscribeCodespaceEvents; the API's SSE stream) beside raw Redis pub/sub
  * fan-out, in the same run, interleaved A-B-A.
  *
  *   npx tsx bench/watch/run.ts [--quick]
@@ -273,7 +273,7 @@ async function main(): Promise<void> {
 
     const storeSides = {
       ours: fanoutProcessContender({
-        label: 'ours: RedisStore.watchCodespaceBatches',
+        label: 'ours: RedisStore.subscribeCodespaceEvents',
         mode: 'store',
         redisUrl: redis.url,
         writer: storeWriter,

@@ -40,27 +40,46 @@ export function sessionCookieHeader(
   );
 }
 
-/** All values sent under `name` (a tossed duplicate may precede ours, so callers try each). */
+/**
+ * All values sent under `name` (a tossed duplicate may precede ours, so callers try each).
+ * Runs on every request: found by index rather than by splitting the header into pairs.
+ */
 export function cookieValues(header: string | undefined, name: string): string[] {
-  if (!header || !header.includes(name)) return [];
   const values: string[] = [];
-  for (const pair of header.split(';')) {
-    const equals = pair.indexOf('=');
-    if (equals === -1) continue;
-    if (pair.slice(0, equals).trim() === name) values.push(pair.slice(equals + 1).trim());
+  if (!header) return values;
+  let from = 0;
+  for (;;) {
+    const at = header.indexOf(name, from);
+    if (at === -1) return values;
+    // The pair holding this occurrence; its name is what stands before its first `=`.
+    const pairStart = header.lastIndexOf(';', at) + 1;
+    const equals = header.indexOf('=', pairStart);
+    if (equals === -1) return values;
+    let pairEnd = header.indexOf(';', at);
+    if (pairEnd === -1) pairEnd = header.length;
+    if (equals < pairEnd && header.slice(pairStart, equals).trim() === name) {
+      values.push(header.slice(equals + 1, pairEnd).trim());
+    }
+    from = pairEnd;
   }
-  return values;
 }
 
 /** The Cookie header without the proxy's cookies: a workspace never sees a session. */
 export function withoutProxyCookies(header: string): string | undefined {
   if (!header.toLowerCase().includes('codeyard')) return header;
-  const kept = header
-    .split(';')
-    .filter((pair) => !isProxyCookieName(pair.slice(0, Math.max(0, pair.indexOf('=')))))
-    .map((pair) => pair.trim())
-    .filter((pair) => pair.length > 0);
-  return kept.length > 0 ? kept.join('; ') : undefined;
+  let kept = '';
+  for (let pairStart = 0; pairStart <= header.length;) {
+    let pairEnd = header.indexOf(';', pairStart);
+    if (pairEnd === -1) pairEnd = header.length;
+    const equals = header.indexOf('=', pairStart);
+    const name = equals === -1 || equals > pairEnd ? '' : header.slice(pairStart, equals);
+    if (!isProxyCookieName(name)) {
+      const pair = header.slice(pairStart, pairEnd).trim();
+      if (pair.length > 0) kept = kept.length > 0 ? `${kept}; ${pair}` : pair;
+    }
+    pairStart = pairEnd + 1;
+  }
+  return kept.length > 0 ? kept : undefined;
 }
 
 /**

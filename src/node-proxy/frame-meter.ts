@@ -25,43 +25,61 @@ export class ClientFrameMeter {
     private readonly observer?: FrameObserver,
   ) {}
 
-  /** Consumes one chunk; returns how many complete frame headers in it were a person's activity. */
+  /**
+   * Consumes one chunk; returns how many complete frame headers in it were a person's activity.
+   * Runs on every client message: a header that lies whole in the chunk (the common case) is
+   * read in place, and only one split across chunks is gathered byte by byte.
+   */
   push(chunk: Buffer): number {
     let active = 0;
     let offset = 0;
-    while (offset < chunk.length) {
+    const length = chunk.length;
+    while (offset < length) {
       if (this.payloadRemaining > 0) {
-        const skipped = Math.min(this.payloadRemaining, chunk.length - offset);
+        const skipped = Math.min(this.payloadRemaining, length - offset);
         this.payloadRemaining -= skipped;
         offset += skipped;
         continue;
       }
+      if (this.headerLength === 0 && length - offset >= 2) {
+        const needed = headerLengthFor(chunk[offset + 1]!);
+        if (length - offset >= needed) {
+          active += this.frameHeader(chunk, offset);
+          offset += needed;
+          continue;
+        }
+      }
       this.header[this.headerLength++] = chunk[offset++]!;
-      if (this.headerLength < 2) continue;
-      const needed = headerLengthFor(this.header);
-      if (this.headerLength < needed) continue;
-      const opcode = this.header[0]! & 0x0f;
-      const payloadBytes = payloadLengthOf(this.header);
+      if (this.headerLength < 2 || this.headerLength < headerLengthFor(this.header[1]!)) continue;
       this.headerLength = 0;
-      this.payloadRemaining = payloadBytes;
-      this.observer?.({ opcode, payloadBytes, compressed: (this.header[0]! & 0x40) !== 0 });
-      if (opcode < firstControlOpcode && payloadBytes >= this.minPayloadBytes) active++;
+      active += this.frameHeader(this.header, 0);
     }
     return active;
   }
+
+  /** A complete header at `at`: its payload is skipped next; 1 when the frame is a person's activity. */
+  private frameHeader(bytes: Buffer, at: number): number {
+    const first = bytes[at]!;
+    const opcode = first & 0x0f;
+    const payloadBytes = payloadLengthAt(bytes, at);
+    this.payloadRemaining = payloadBytes;
+    this.observer?.({ opcode, payloadBytes, compressed: (first & 0x40) !== 0 });
+    return opcode < firstControlOpcode && payloadBytes >= this.minPayloadBytes ? 1 : 0;
+  }
 }
 
-function headerLengthFor(header: Buffer): number {
-  const length7 = header[1]! & 0x7f;
+/** Header bytes (2, extended length, mask key) announced by a header's second byte. */
+function headerLengthFor(second: number): number {
+  const length7 = second & 0x7f;
   const extended = length7 === 126 ? 2 : length7 === 127 ? 8 : 0;
-  const mask = (header[1]! & 0x80) !== 0 ? 4 : 0;
+  const mask = (second & 0x80) !== 0 ? 4 : 0;
   return 2 + extended + mask;
 }
 
-function payloadLengthOf(header: Buffer): number {
-  const length7 = header[1]! & 0x7f;
-  if (length7 === 126) return header.readUInt16BE(2);
+function payloadLengthAt(bytes: Buffer, at: number): number {
+  const length7 = bytes[at + 1]! & 0x7f;
+  if (length7 === 126) return bytes.readUInt16BE(at + 2);
   // 64-bit lengths beyond 2^53 cannot be real traffic; clamping keeps the arithmetic exact.
-  if (length7 === 127) return Math.min(Number(header.readBigUInt64BE(2)), Number.MAX_SAFE_INTEGER);
+  if (length7 === 127) return Math.min(Number(bytes.readBigUInt64BE(at + 2)), Number.MAX_SAFE_INTEGER);
   return length7;
 }

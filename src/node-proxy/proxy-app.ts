@@ -13,7 +13,7 @@ import { Authenticator } from './authenticator.js';
 import type { ProxyConfig } from './config.js';
 import type { CookiePolicy } from './cookies.js';
 import { ClientFrameMeter, type FrameObserver } from './frame-meter.js';
-import { upstreamRequestHeaders, type ForwardContext } from './header-policy.js';
+import type { ForwardContext } from './header-policy.js';
 import { redirect, refuseUpgrade, sendAnswer } from './pages.js';
 import type { Route, RouteTable } from './route-table.js';
 import { resolveTarget, takeToken, type RoutingOptions } from './routing.js';
@@ -122,7 +122,21 @@ export function createProxyServer(options: ProxyAppOptions): Server {
     };
   }
 
-  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** One function for every forwarded request, so the hot path creates no closure for it. */
+  const onUpstreamError = (error: Error, codespace: string): void =>
+    log.debug({ codespace, err: error }, 'upstream request failed');
+
+  const onRequestFailed = (req: IncomingMessage, res: ServerResponse, error: unknown): void => {
+    log.warn({ err: error }, 'proxy request failed');
+    if (!res.headersSent) sendAnswer(res, 'bad-gateway', req.headers.accept);
+    else res.destroy();
+  };
+
+  /**
+   * Synchronous on the hot path (cookie-authenticated requests): no promise and no closure per
+   * request. Only the one-time token exchange awaits, and only it returns a promise.
+   */
+  function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
     const url = req.url ?? '/';
     const target = resolveTarget(routing, req.headers.host, url);
     switch (target.kind) {
@@ -144,16 +158,7 @@ export function createProxyServer(options: ProxyAppOptions): Server {
     }
     const now = nowMs();
     const tokenInUrl = takeToken(url);
-    if (tokenInUrl) {
-      const result = await authoriseByToken(tokenInUrl.token, target.name);
-      if (!result.ok) {
-        sendAnswer(res, result.answer, req.headers.accept);
-        return;
-      }
-      // The token leaves the URL (and history, and Referer) at once; the cookie carries on.
-      redirect(res, tokenInUrl.urlWithoutToken, auth.issueSessionCookie(result.user, target.name, now));
-      return;
-    }
+    if (tokenInUrl) return exchangeToken(req, res, target.name, tokenInUrl, now);
     const result = authorise(req, target.name, now);
     if (!result.ok) {
       sendAnswer(res, result.answer, req.headers.accept);
@@ -165,15 +170,33 @@ export function createProxyServer(options: ProxyAppOptions): Server {
     }
     activity.touch(target.name, now);
     forwarder.forward(req, res, {
+      codespace: target.name,
       hostPort: result.route.hostPort,
       path: target.forwardPath,
-      headers: upstreamRequestHeaders(req.rawHeaders, forwardContext(req, target.publicPrefix)),
+      context: forwardContext(req, target.publicPrefix),
       extraSetCookie:
         result.session && auth.needsRefresh(result.session, now)
           ? auth.issueSessionCookie(result.user, target.name, now)
           : undefined,
-      onError: (error) => log.debug({ codespace: target.name, err: error }, 'upstream request failed'),
+      onError: onUpstreamError,
     });
+    return;
+  }
+
+  async function exchangeToken(
+    req: IncomingMessage,
+    res: ServerResponse,
+    codespace: string,
+    tokenInUrl: { token: string; urlWithoutToken: string },
+    now: number,
+  ): Promise<void> {
+    const result = await authoriseByToken(tokenInUrl.token, codespace);
+    if (!result.ok) {
+      sendAnswer(res, result.answer, req.headers.accept);
+      return;
+    }
+    // The token leaves the URL (and history, and Referer) at once; the cookie carries on.
+    redirect(res, tokenInUrl.urlWithoutToken, auth.issueSessionCookie(result.user, codespace, now));
   }
 
   async function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -246,11 +269,11 @@ export function createProxyServer(options: ProxyAppOptions): Server {
     : createHttpServer(serverOptions);
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    onRequest(req, res).catch((error: unknown) => {
-      log.warn({ err: error }, 'proxy request failed');
-      if (!res.headersSent) sendAnswer(res, 'bad-gateway', req.headers.accept);
-      else res.destroy();
-    });
+    try {
+      onRequest(req, res)?.catch((error: unknown) => onRequestFailed(req, res, error));
+    } catch (error) {
+      onRequestFailed(req, res, error);
+    }
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     onUpgrade(req, socket, head).catch((error: unknown) => {

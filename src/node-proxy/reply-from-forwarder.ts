@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import replyFrom from '@fastify/reply-from';
 import Fastify from 'fastify';
-import { downstreamResponseHeaders } from './header-policy.js';
+import { downstreamResponseHeaders, upstreamRequestHeaders } from './header-policy.js';
 import { sendAnswer } from './pages.js';
 import {
   upstreamHost,
@@ -85,11 +85,12 @@ export function createReplyFromForwarder(): HttpForwarder {
     }
     return reply.from(`http://${upstreamHost}:${options.hostPort}${options.path}`, {
       // Node's request writer accepts these as they are; the type is Outgoing only in name.
-      rewriteRequestHeaders: () => options.headers as IncomingHttpHeaders,
+      rewriteRequestHeaders: () =>
+        upstreamRequestHeaders(request.raw.rawHeaders, options.context) as IncomingHttpHeaders,
       retryDelay: () => null,
       rewriteHeaders: (headers) => replyFromResponseHeaders(headers, options.extraSetCookie),
       onError: (failed, { error }) => {
-        options.onError(error);
+        options.onError(error, options.codespace);
         if (failed.sent) return;
         failed.hijack();
         const res = failed.raw as ServerResponse;
@@ -113,7 +114,7 @@ export function createReplyFromForwarder(): HttpForwarder {
       readiness.then(
         () => dispatch!(req, res),
         (error: unknown) => {
-          options.onError(error instanceof Error ? error : new Error(String(error)));
+          options.onError(error instanceof Error ? error : new Error(String(error)), options.codespace);
           sendAnswer(res, 'bad-gateway', req.headers.accept);
         },
       );

@@ -37,11 +37,30 @@ export type ParsedHead =
   | ({ kind: 'head' } & ResponseHead);
 
 const statusLine = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
-const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Field values may hold HT and visible characters (and obs-text), never other controls. */
-const badValueCharacter = /[\x00-\x08\x0a-\x1f\x7f]/;
+/**
+ * Characters no head may hold, checked once over the whole head instead of per line: controls
+ * other than HT (field values may hold HT, visible characters and obs-text), and CR or LF
+ * anywhere but together as a line end.
+ */
+const forbiddenInHead = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 const digits = /^[0-9]{1,15}$/;
 const headEnd = Buffer.from('\r\n\r\n');
+const space = 0x20;
+const tab = 0x09;
+
+/** tchar (RFC 9110 §5.6.2) by character code: a header name holds these and nothing else. */
+const tokenCharacters = new Uint8Array(128);
+for (const character of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  tokenCharacters[character.charCodeAt(0)] = 1;
+}
+
+function isToken(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 128 || tokenCharacters[code] === 0) return false;
+  }
+  return true;
+}
 
 function invalid(reason: string): ParsedHead {
   return { kind: 'invalid', reason };
@@ -49,7 +68,9 @@ function invalid(reason: string): ParsedHead {
 
 /**
  * Reads one response head from the start of `buffer`. `requestMethod` decides framing (a HEAD
- * answer has no body whatever its headers say).
+ * answer has no body whatever its headers say). Written for the per-request cost: one regex
+ * over the whole head, then lines and fields found by index, each name lower-cased only when
+ * its length says it may be one of the three that decide framing.
  */
 export function parseResponseHead(buffer: Buffer, requestMethod: string): ParsedHead {
   const end = buffer.indexOf(headEnd);
@@ -57,8 +78,10 @@ export function parseResponseHead(buffer: Buffer, requestMethod: string): Parsed
     return buffer.length > maxResponseHeadBytes ? invalid('response head too large') : { kind: 'incomplete' };
   }
   if (end + headEnd.length > maxResponseHeadBytes) return invalid('response head too large');
-  const lines = buffer.toString('latin1', 0, end).split('\r\n');
-  const status = statusLine.exec(lines[0]!);
+  const text = buffer.toString('latin1', 0, end);
+  if (forbiddenInHead.test(text)) return invalid('control character in response head');
+  const statusEnd = text.indexOf('\r\n');
+  const status = statusLine.exec(statusEnd === -1 ? text : text.slice(0, statusEnd));
   if (!status) return invalid('malformed status line');
   const minorVersion = status[1]!;
   const code = Number(status[2]);
@@ -72,47 +95,59 @@ export function parseResponseHead(buffer: Buffer, requestMethod: string): Parsed
   let transferEncodingSeen = false;
   let connectionClose = false;
   let connectionKeepAlive = false;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
+  let lineStart = statusEnd === -1 ? text.length : statusEnd + 2;
+  while (lineStart < text.length) {
+    let lineEnd = text.indexOf('\r\n', lineStart);
+    if (lineEnd === -1) lineEnd = text.length;
+    const colon = text.indexOf(':', lineStart);
     // A leading space or tab is obsolete line folding (RFC 9112 §5.2): refused, not unfolded.
-    if (colon <= 0) return invalid('malformed header line');
-    const name = line.slice(0, colon);
-    if (!token.test(name)) return invalid('malformed header name');
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
-    if (badValueCharacter.test(value)) return invalid('control character in header value');
+    if (colon <= lineStart || colon > lineEnd) return invalid('malformed header line');
+    if (!isToken(text, lineStart, colon)) return invalid('malformed header name');
+    let valueStart = colon + 1;
+    let valueEnd = lineEnd;
+    while (valueStart < valueEnd && isBlank(text.charCodeAt(valueStart))) valueStart++;
+    while (valueEnd > valueStart && isBlank(text.charCodeAt(valueEnd - 1))) valueEnd--;
+    const name = text.slice(lineStart, colon);
+    const value = text.slice(valueStart, valueEnd);
     rawHeaders.push(name, value);
-    const lower = name.toLowerCase();
-    if (lower === 'content-length') {
-      for (const part of value.split(',')) {
-        const trimmed = part.trim();
-        if (!digits.test(trimmed)) return invalid('malformed Content-Length');
-        const bytes = Number(trimmed);
-        if (contentLength !== undefined && contentLength !== bytes)
-          return invalid('conflicting Content-Length');
-        contentLength = bytes;
-      }
-    } else if (lower === 'transfer-encoding') {
-      if (transferEncodingSeen || value.toLowerCase() !== 'chunked') {
-        return invalid('unsupported Transfer-Encoding');
-      }
-      transferEncodingSeen = true;
-      chunked = true;
-    } else if (lower === 'connection') {
-      for (const part of value.split(',')) {
-        const option = part.trim().toLowerCase();
-        if (option === 'close') connectionClose = true;
-        else if (option === 'keep-alive') connectionKeepAlive = true;
-      }
+    lineStart = lineEnd + 2;
+    switch (name.length) {
+      case 14: // content-length
+        if (name.toLowerCase() !== 'content-length') break;
+        for (const part of value.split(',')) {
+          const trimmed = part.trim();
+          if (!digits.test(trimmed)) return invalid('malformed Content-Length');
+          const bytes = Number(trimmed);
+          if (contentLength !== undefined && contentLength !== bytes)
+            return invalid('conflicting Content-Length');
+          contentLength = bytes;
+        }
+        break;
+      case 17: // transfer-encoding
+        if (name.toLowerCase() !== 'transfer-encoding') break;
+        if (transferEncodingSeen || value.toLowerCase() !== 'chunked') {
+          return invalid('unsupported Transfer-Encoding');
+        }
+        transferEncodingSeen = true;
+        chunked = true;
+        break;
+      case 10: // connection
+        if (name.toLowerCase() !== 'connection') break;
+        for (const part of value.split(',')) {
+          const option = part.trim().toLowerCase();
+          if (option === 'close') connectionClose = true;
+          else if (option === 'keep-alive') connectionKeepAlive = true;
+        }
+        break;
     }
   }
   if (chunked && contentLength !== undefined) return invalid('both Transfer-Encoding and Content-Length');
 
   let framing: BodyFraming;
-  if (requestMethod === 'HEAD' || code === 204 || code === 304) framing = { kind: 'none' };
-  else if (chunked) framing = { kind: 'chunked' };
+  if (requestMethod === 'HEAD' || code === 204 || code === 304) framing = noBody;
+  else if (chunked) framing = chunkedBody;
   else if (contentLength !== undefined) framing = { kind: 'length', bytes: contentLength };
-  else framing = { kind: 'close' };
+  else framing = closeDelimited;
   const persistent = minorVersion === '1' ? !connectionClose : connectionKeepAlive && !connectionClose;
   return {
     kind: 'head',
@@ -124,4 +159,12 @@ export function parseResponseHead(buffer: Buffer, requestMethod: string): Parsed
     contentLength,
     reusable: persistent && framing.kind !== 'close',
   };
+}
+
+const noBody: BodyFraming = { kind: 'none' };
+const chunkedBody: BodyFraming = { kind: 'chunked' };
+const closeDelimited: BodyFraming = { kind: 'close' };
+
+function isBlank(code: number): boolean {
+  return code === space || code === tab;
 }

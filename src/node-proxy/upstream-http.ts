@@ -1,6 +1,5 @@
 import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { OutgoingHttpHeaders } from 'node:http';
-import { downstreamResponseHeaders } from './header-policy.js';
+import { downstreamResponseHeaders, upstreamRequestHeaders, type ForwardContext } from './header-policy.js';
 import { sendAnswer } from './pages.js';
 
 /** Containers listen on loopback only; the proxy never connects anywhere else. */
@@ -28,12 +27,15 @@ export function createUpstreamAgent(): Agent {
 }
 
 export interface ForwardOptions {
+  codespace: string;
   hostPort: number;
   path: string;
-  headers: OutgoingHttpHeaders;
+  /** Who and where the client is: each forwarder builds the container's headers from it and `req.rawHeaders`. */
+  context: ForwardContext;
   /** A refreshed session cookie to add to the container's answer. */
   extraSetCookie: string | undefined;
-  onError: (error: Error) => void;
+  /** One function per proxy (not a closure per request), told which codespace failed. */
+  onError: (error: Error, codespace: string) => void;
 }
 
 /**
@@ -52,7 +54,7 @@ export function forwardHttp(
     port: options.hostPort,
     method: req.method,
     path: options.path,
-    headers: options.headers,
+    headers: upstreamRequestHeaders(req.rawHeaders, options.context),
     agent: options.agent,
   });
   upstream.on('response', (answer) => {
@@ -65,7 +67,7 @@ export function forwardHttp(
   upstream.on('error', (error) => {
     if (!res.headersSent) sendAnswer(res, 'bad-gateway', req.headers.accept);
     else res.destroy();
-    options.onError(error);
+    options.onError(error, options.codespace);
   });
   res.on('close', () => {
     if (!res.writableFinished) upstream.destroy();

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ChunkedDecoder } from './chunked-decoder.js';
-import { downstreamResponseHeaders, serializeHeaders } from './header-policy.js';
+import { downstreamResponseHeaders, upstreamRequestHeaderLines } from './header-policy.js';
 import { sendAnswer } from './pages.js';
 import { parseResponseHead, type BodyFraming, type ResponseHead } from './response-head.js';
 import {
@@ -73,7 +73,8 @@ class Exchange {
 
   head(): string {
     const framing = this.chunkedBody ? 'transfer-encoding: chunked\r\n' : '';
-    return `${this.method} ${this.options.path} HTTP/1.1\r\n${serializeHeaders(this.options.headers)}${framing}\r\n`;
+    const lines = upstreamRequestHeaderLines(this.req.rawHeaders, this.options.context);
+    return `${this.method} ${this.options.path} HTTP/1.1\r\n${lines}${framing}\r\n`;
   }
 
   /** The container could not answer: a 502 page if nothing was sent yet, else cut the client off. */
@@ -83,7 +84,7 @@ class Exchange {
     const { res } = this;
     if (!res.headersSent) sendAnswer(res, 'bad-gateway', this.req.headers.accept);
     else res.destroy();
-    this.options.onError(error);
+    this.options.onError(error, this.options.codespace);
   }
 }
 
@@ -188,7 +189,17 @@ const enum Phase {
   Body,
 }
 
-/** One keep-alive TCP connection to a container; its handlers are bound once, not per request. */
+/**
+ * Size of the buffer each pooled connection reads the container's answers into. A small answer
+ * (head and body) fits in one read; larger ones take more reads.
+ */
+export const upstreamResponseReadBufferBytes = 16_384;
+
+/**
+ * One keep-alive TCP connection to a container; its handlers are bound once, not per request.
+ * Answers are read with `onread` into the connection's own buffer: no Readable machinery (a
+ * push, an emit per read) and no Buffer allocated per read.
+ */
 class UpstreamConnection {
   readonly socket: Socket;
   private exchange: Exchange | undefined;
@@ -197,15 +208,23 @@ class UpstreamConnection {
   private remaining = 0;
   private decoder: ChunkedDecoder | undefined;
   private reusable = false;
-  /** Head bytes received so far, when the head spans reads. */
+  /** Head bytes received so far, when the head spans reads (a copy: the read buffer is reused). */
   private partialHead: Buffer | undefined;
+  /**
+   * Where the next read lands. Dropped (and replaced on the next read) whenever bytes handed to
+   * the client may still be queued: a pending write still refers to them.
+   */
+  private readBuffer: Buffer | undefined;
   /** When it last went back to the pool (Date.now()). */
   idleSinceMs = 0;
 
   constructor(private readonly pool: ContainerPool) {
-    this.socket = connect({ host: upstreamHost, port: pool.port });
+    this.socket = connect({
+      host: upstreamHost,
+      port: pool.port,
+      onread: { buffer: this.nextReadBuffer, callback: this.onRead },
+    });
     this.socket.setNoDelay(true);
-    this.socket.on('data', this.onData);
     this.socket.on('end', this.onEnd);
     this.socket.on('error', this.onError);
     this.socket.on('close', this.onClose);
@@ -219,8 +238,9 @@ class UpstreamConnection {
     this.partialHead = undefined;
     this.decoder = undefined;
     const { req, res } = exchange;
-    res.on('close', () => this.clientClosed(exchange));
-    this.socket.write(exchange.head());
+    res.on('close', this.onClientClose);
+    // latin1: Node's parser read the client's head as latin1, so this writes the same bytes back.
+    this.socket.write(exchange.head(), 'latin1');
     if (!exchange.hasBody) return;
     req.on('data', this.onRequestData);
     req.on('end', this.onRequestEnd);
@@ -254,9 +274,8 @@ class UpstreamConnection {
     this.socket.resume();
   };
 
-  /** The client's buffer is full: stop reading the container until it drains. */
+  /** The client's buffer is full: stop reading the container (onRead says so) until it drains. */
   private pauseForClient(res: ServerResponse): void {
-    this.socket.pause();
     if (this.waitingForClientDrain) return;
     this.waitingForClientDrain = true;
     res.once('drain', this.onClientDrain);
@@ -264,7 +283,20 @@ class UpstreamConnection {
 
   private waitingForClientDrain = false;
 
-  private readonly onData = (chunk: Buffer): void => {
+  private readonly nextReadBuffer = (): Buffer =>
+    (this.readBuffer ??= Buffer.allocUnsafeSlow(upstreamResponseReadBufferBytes));
+
+  /** Returns false to stop reading until the client drains. */
+  private readonly onRead = (bytes: number, buffer: Buffer): boolean => {
+    const res = this.exchange?.res;
+    this.onData(buffer.subarray(0, bytes));
+    // Written to the kernel at once (the common case: `end` uncorks at once) leaves nothing
+    // queued and the buffer free for the next read; otherwise a queued write still points into it.
+    if (res !== undefined && res.writableLength > 0) this.readBuffer = undefined;
+    return !this.waitingForClientDrain;
+  };
+
+  private onData(chunk: Buffer): void {
     const exchange = this.exchange;
     if (exchange === undefined || this.phase === Phase.Idle) {
       // A container talking out of turn on an idle connection: nothing may read it as an answer.
@@ -279,7 +311,7 @@ class UpstreamConnection {
       for (;;) {
         const parsed = parseResponseHead(offset === 0 ? input : input.subarray(offset), exchange.method);
         if (parsed.kind === 'incomplete') {
-          this.partialHead = offset === 0 ? input : input.subarray(offset);
+          this.partialHead = Buffer.from(offset === 0 ? input : input.subarray(offset));
           return;
         }
         if (parsed.kind === 'invalid') {
@@ -299,20 +331,14 @@ class UpstreamConnection {
       }
     }
     this.onBody(input, offset);
-  };
+  }
 
   /** Sends the answer's head down; false (and the connection gone) when Node refuses a header. */
   private writeHead(head: ResponseHead): boolean {
     const exchange = this.exchange!;
-    const headers = downstreamResponseHeaders(head.rawHeaders);
-    if (head.contentLength !== undefined) {
-      // One Content-Length, ours: a repeated-but-equal one from the container is not passed on,
-      // and a chunked or close-delimited body has none (the parser refused the mix).
-      for (let i = headers.length - 2; i >= 0; i -= 2) {
-        if (headers[i]!.toLowerCase() === 'content-length') headers.splice(i, 2);
-      }
-      headers.push('Content-Length', String(head.contentLength));
-    }
+    // One Content-Length, ours: a repeated-but-equal one from the container is not passed on,
+    // and a chunked or close-delimited body has none (the parser refused the mix).
+    const headers = downstreamResponseHeaders(head.rawHeaders, { contentLength: head.contentLength });
     if (exchange.options.extraSetCookie) headers.push('Set-Cookie', exchange.options.extraSetCookie);
     try {
       exchange.res.writeHead(head.status, head.statusMessage, headers);
@@ -404,14 +430,19 @@ class UpstreamConnection {
     exchange.fail(error);
   }
 
-  private clientClosed(exchange: Exchange): void {
+  /**
+   * Bound once per connection rather than a closure per request: it may also hear the close of
+   * an earlier exchange's response, so it acts only when the current client is gone.
+   */
+  private readonly onClientClose = (): void => {
+    const exchange = this.exchange;
     // The client left before its answer was complete: the rest of it must not reach anyone.
-    if (!exchange.finished && this.exchange === exchange) {
+    if (exchange !== undefined && !exchange.finished && exchange.res.destroyed) {
       exchange.finished = true;
       this.detach(exchange);
       this.socket.destroy();
     }
-  }
+  };
 
   private readonly onEnd = (): void => {
     const exchange = this.exchange;

@@ -95,7 +95,8 @@ class WebSocketTunnel {
       upstream.destroy();
       return;
     }
-    upstream.write(this.requestHead);
+    // latin1: Node's parser read the client's head as latin1, so this writes the same bytes back.
+    upstream.write(this.requestHead, 'latin1');
     if (this.head.length > 0) this.onClientData(this.head);
     client.on('data', this.onClientData);
     client.on('end', this.onClientEnd);

@@ -14,6 +14,7 @@ import { apiAuthenticationHook, tokenKeyFor } from '../api/api-authentication.js
 import { codespaceRoutes } from '../api/codespace-routes.js';
 import { errorBodyFor } from '../api/error-mapping.js';
 import { nodeRoutes } from '../api/node-routes.js';
+import { mayHoldPrototypeKeys } from '../api/prototype-keys.js';
 import { systemRoutes } from '../api/system-routes.js';
 import { WatchRegistry } from '../api/watch-registry.js';
 import { registerWatchWebSocket } from '../api/watch-websocket.js';
@@ -122,7 +123,8 @@ function rateLimitKey(request: FastifyRequest): string {
 /**
  * JSON is the only body type: `application/json` and, for PATCH, `application/merge-patch+json`.
  * Anything else is 415. An empty body is no body (so `POST …/start` works with or without a
- * JSON content type); prototype-poisoning keys are refused.
+ * JSON content type); prototype-poisoning keys are refused (bodies that cannot hold one skip the
+ * rescan for them).
  */
 function installJsonParsing(app: OrchestratorApp): void {
   const strictJson = app.getDefaultJsonParser('error', 'error');
@@ -134,6 +136,18 @@ function installJsonParsing(app: OrchestratorApp): void {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text === '') {
       done(null, undefined);
+      return;
+    }
+    if (!mayHoldPrototypeKeys(text)) {
+      // No key can be `__proto__` or `constructor`: the careful parse would only rescan the text.
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        strictJson(request, text, done); // the same error (or BOM handling) as every other body
+        return;
+      }
+      done(null, parsed);
       return;
     }
     strictJson(request, text, done);

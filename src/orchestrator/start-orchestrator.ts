@@ -7,7 +7,7 @@ import { TerminatingInstanceWatcher } from '../fleet/terminating-instance-watche
 import { TerminationHookHandler } from '../fleet/termination-hook.js';
 import { HttpAgentClient } from '../reconciler/agent-client.js';
 import type { ReconcilerConfig } from '../reconciler/config.js';
-import type { ControllerTiming } from '../reconciler/controller.js';
+import type { ControllerTiming } from '../reconciler/controller-options.js';
 import type { LeaderElectorTiming } from '../reconciler/leader-elector.js';
 import { startReconciler, type RunningReconciler } from '../reconciler/start-reconciler.js';
 import type { Store } from '../store/store.js';

@@ -1,4 +1,5 @@
 export { place, placeBatch, withPlacement, withUsage } from './place.js';
+export { PlacementIndex } from './placement-index.js';
 export type { BatchPlacement, Placed, PlacementResult } from './place.js';
 export { allocatedFractionAfter, holdsVolume, misfitOf, misfitsInFilterOrder, slotLimitOf } from './fit.js';
 export type { Misfit, PlacementOptions, PlacementStrategy } from './fit.js';

@@ -43,6 +43,26 @@ const phasesHoldingCapacity: ReadonlySet<Phase> = new Set<Phase>([
   'Deleting',
 ]);
 
+/**
+ * Whether two copies of one codespace count the same in every node view: same uid, node, volume
+ * node, resources, and both in or both out of a phase holding capacity. A status write that only
+ * moves conditions or goes Scheduled → Starting → Running changes no view.
+ */
+export function sameFootprint(a: AssignedCodespaceWithVolume, b: AssignedCodespaceWithVolume): boolean {
+  return (
+    a.metadata.uid === b.metadata.uid &&
+    a.status.nodeName === b.status.nodeName &&
+    a.status.volumeNodeName === b.status.volumeNodeName &&
+    a.spec.resources.cpu === b.spec.resources.cpu &&
+    a.spec.resources.memoryMiB === b.spec.resources.memoryMiB &&
+    phasesHoldingCapacity.has(a.status.phase) === phasesHoldingCapacity.has(b.status.phase)
+  );
+}
+
+type AssignedCodespaceWithVolume = AssignedCodespace & {
+  readonly status: { readonly volumeNodeName?: string | undefined };
+};
+
 /** Container states that still occupy the node: only an exited container gives its resources back. */
 function containerOccupies(state: ContainerState): boolean {
   return state !== 'exited';

@@ -18,8 +18,8 @@ export type PlacementResult = Placed | Unschedulable;
  * the node holding the codespace's volume first, then by the strategy (fullest or emptiest after
  * placing), then by name so that the answer never depends on the order of `nodes`.
  *
- * One linear scan: the scale target is thousands of placements a second over thousands of nodes,
- * so no sort per placement.
+ * One linear scan, no sort per placement. This is the reference; the controller asks a
+ * `PlacementIndex`, which gives the same answer without visiting every node.
  */
 export function place(
   request: PlacementRequest,

@@ -1,6 +1,7 @@
 import type { Codespace } from '../model/codespace.js';
 import type { NodeRecord } from '../model/node.js';
-import { nodeViewOf, type NodeView } from '../placement/node-view.js';
+import { nodeViewOf, sameFootprint, type NodeView } from '../placement/node-view.js';
+import { PlacementIndex } from '../placement/placement-index.js';
 import type { ObservedOnNode } from './plan.js';
 
 /**
@@ -14,7 +15,8 @@ import type { ObservedOnNode } from './plan.js';
  *   node records change (`setNodes`, once per node poll, and `deleteNode`).
  * - Placement's node views are kept per node and recomputed only for nodes whose inputs changed:
  *   the node's record, a codespace assigned to it, or a codespace whose container it reports.
- *   They follow exactly `nodeViewsFrom`'s counting rules (both use `nodeViewOf`).
+ *   They follow exactly `nodeViewsFrom`'s counting rules (both use `nodeViewOf`), and feed a
+ *   `PlacementIndex` so that a placement does not scan every node.
  *
  * Codespace uids are assumed unique (the store assigns them).
  */
@@ -35,9 +37,10 @@ export class ClusterCache {
   private sortedNodeNames: string[] | undefined;
   private readonly views = new Map<string, NodeView>();
   private readonly staleViews = new Set<string>();
+  /** `views` in name order; rebuilt on demand after any view changed. */
   private viewList: NodeView[] | undefined;
-  /** Position of each node in `viewList` (name order of the records). */
-  private viewPositions = new Map<string, number>();
+  /** `views` indexed for placement; created on first use, then kept up to date. */
+  private placement: PlacementIndex | undefined;
   private nodeSetVersion = 0;
 
   // --- codespaces ---
@@ -66,6 +69,14 @@ export class ClusterCache {
   setCodespace(codespace: Codespace): void {
     const name = codespace.metadata.name;
     const previous = this.codespaces.get(name);
+    if (previous !== undefined && sameFootprint(previous, codespace)) {
+      // Every index and node view stays as it is (each placement writes its codespace twice:
+      // the reservation, then the stored copy); only the objects they lead to are swapped.
+      this.codespaces.set(name, codespace);
+      if (this.byUid.get(codespace.metadata.uid) === previous)
+        this.byUid.set(codespace.metadata.uid, codespace);
+      return;
+    }
     if (previous !== undefined) this.unindex(previous);
     this.codespaces.set(name, codespace);
     this.index(codespace);
@@ -192,22 +203,29 @@ export class ClusterCache {
 
   /** Placement's view of every node with a record, in name order; equal to `nodeViewsFrom` over the cache. */
   nodeViews(): readonly NodeView[] {
-    if (this.viewList !== undefined && this.staleViews.size === 0) return this.viewList;
-    // Between node polls only a few views change (one per placement): patch a copy of the list
-    // (callers may still hold the previous one) rather than rebuilding it in name order.
-    let patched: NodeView[] | undefined;
-    // Patchable when no record came or went: every stale name is either listed and still has its
-    // record, or has neither (a node only a codespace names).
-    const samePositions = [...this.staleViews].every(
-      (name) => this.viewPositions.has(name) === this.nodes.has(name),
-    );
-    if (this.viewList !== undefined && samePositions) {
-      patched = [...this.viewList];
-    }
+    this.refreshViews();
+    this.viewList ??= this.recordNames().map((name) => this.views.get(name)!);
+    return this.viewList;
+  }
+
+  /**
+   * The same views as `nodeViews()`, indexed for placement (answers without a scan of every node
+   * per placement). A live object: it changes with the cache, so use it synchronously.
+   */
+  placementIndex(): PlacementIndex {
+    this.refreshViews();
+    this.placement ??= PlacementIndex.of([...this.views.values()]);
+    return this.placement;
+  }
+
+  /** Recomputes the views whose inputs changed (one per placement; the nodes that beat, per poll). */
+  private refreshViews(): void {
+    if (this.staleViews.size === 0) return;
     for (const name of this.staleViews) {
       const record = this.nodes.get(name);
       if (record === undefined) {
         this.views.delete(name);
+        this.placement?.delete(name);
         continue;
       }
       const view = nodeViewOf(
@@ -216,17 +234,10 @@ export class ClusterCache {
         (uid) => this.byUid.get(uid)?.spec.resources,
       );
       this.views.set(name, view);
-      if (patched !== undefined) patched[this.viewPositions.get(name)!] = view;
+      this.placement?.set(view);
     }
     this.staleViews.clear();
-    if (patched !== undefined) {
-      this.viewList = patched;
-      return patched;
-    }
-    const names = this.recordNames();
-    this.viewPositions = new Map(names.map((name, i) => [name, i]));
-    this.viewList = names.map((name) => this.views.get(name)!);
-    return this.viewList;
+    this.viewList = undefined;
   }
 
   private assignedCodespaces(nodeName: string): Codespace[] {
@@ -291,22 +302,17 @@ export class ClusterCache {
     this.staleViews.add(nodeName);
   }
 
-  private invalidateAllViews(): void {
-    this.views.clear();
-    this.viewList = undefined;
-    this.staleViews.clear();
-    for (const name of this.nodes.keys()) this.staleViews.add(name);
-  }
-
   private addTo(index: Map<string, Set<string>>, nodeName: string, name: string): void {
     const set = index.get(nodeName);
     if (set !== undefined) {
       set.add(name);
       return;
     }
+    const known = this.isKnownNodeName(nodeName);
     index.set(nodeName, new Set([name]));
-    this.sortedNodeNames = undefined;
-    this.nodeSetVersion += 1;
+    // Only a name new to `knownNodeNames` changes the node set: the first codespace placed on a
+    // node that already has a record must not make every key judge every node again.
+    if (!known) this.nodeNamesChanged();
   }
 
   private removeFrom(index: Map<string, Set<string>>, nodeName: string, name: string): void {
@@ -315,6 +321,14 @@ export class ClusterCache {
     set.delete(name);
     if (set.size > 0) return;
     index.delete(nodeName);
+    if (!this.isKnownNodeName(nodeName)) this.nodeNamesChanged();
+  }
+
+  private isKnownNodeName(nodeName: string): boolean {
+    return this.nodes.has(nodeName) || this.assignedTo.has(nodeName) || this.volumeOn.has(nodeName);
+  }
+
+  private nodeNamesChanged(): void {
     this.sortedNodeNames = undefined;
     this.nodeSetVersion += 1;
   }

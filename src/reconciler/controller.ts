@@ -2,12 +2,14 @@ import type { Assignment } from '../model/agent-protocol.js';
 import type { Codespace } from '../model/codespace.js';
 import { CodeyardError } from '../model/errors.js';
 import type { NodeRecord } from '../model/node.js';
-import type { Store } from '../store/store.js';
-import type { AgentClient } from './agent-client.js';
 import { assignmentsOn } from './assignments.js';
-import type { Clock } from './clock.js';
 import { ClusterCache } from './cluster-cache.js';
 import { reconcilerConfigDefaults, type ReconcilerConfig } from './config.js';
+import {
+  controllerTimingDefaults,
+  type ControllerOptions,
+  type ControllerTiming,
+} from './controller-options.js';
 import {
   commitPlannedWrite,
   notLeader,
@@ -16,15 +18,8 @@ import {
   type ExecutorContext,
   type PlannedWrite,
 } from './executor.js';
-import type { Fencer } from './fencer.js';
-import {
-  effectiveSilenceMs,
-  judgeSilence,
-  nextJudgementChangeMs,
-  suspectSelf,
-  type JudgedNode,
-  type NodeHealth,
-} from './node-health.js';
+import { effectiveSilenceMs, suspectSelf, type JudgedNode, type NodeHealth } from './node-health.js';
+import { NodeJudgement, type JudgedNodes } from './node-judgement.js';
 import { NodeReportDiff } from './node-report-diff.js';
 import { OrphanRemovalPacing } from './orphan-removal-pacing.js';
 import { planOrphans } from './orphans.js';
@@ -33,45 +28,15 @@ import { planFingerprint } from './plan-fingerprint.js';
 import { PlanMemo } from './plan-memo.js';
 import type { ReconcileResult } from './reconcile-result.js';
 import { RelistedCodespaces } from './relisted-codespaces.js';
+import { ReservedWrites } from './reserved-writes.js';
 import { planInputFor } from './snapshot.js';
 import { WorkQueue } from './work-queue.js';
 
-/** How often the runner looks, and how many passes run at once. */
-export interface ControllerTiming {
-  /** Node records are read this often and diffed: a changed report triggers its codespaces. */
-  readonly nodePollIntervalMs: number;
-  /** Every codespace is looked at again this often, whatever happened. */
-  readonly resyncIntervalMs: number;
-  /** No successful node read for this long counts as a blind spell of ours (grace clocks restart). */
-  readonly blindAfterMs: number;
-  /** While a Lost node's termination is unconfirmed, look again this often. */
-  readonly fenceRetryMs: number;
-  /** An orphan removal sent to a node is not sent again sooner (the agent may still be removing it). */
-  readonly orphanRemovalRetryMs: number;
-  readonly workers: number;
-}
-
-export const controllerTimingDefaults: ControllerTiming = {
-  nodePollIntervalMs: 1_000,
-  resyncIntervalMs: 30_000,
-  blindAfterMs: 5_000,
-  fenceRetryMs: 5_000,
-  orphanRemovalRetryMs: 5_000,
-  workers: 4,
-};
-
-export interface ControllerOptions {
-  readonly store: Store;
-  readonly agents: AgentClient;
-  readonly fencer: Fencer;
-  readonly clock: Clock;
-  /** The epoch to act under, or undefined when not leading (see `LeaderElector.epochIfLeading`). */
-  readonly leaderEpoch: () => number | undefined;
-  readonly onStaleEpoch?: (nodeName: string) => void;
-  readonly config?: Partial<ReconcilerConfig>;
-  readonly timing?: Partial<ControllerTiming>;
-  readonly onError?: (key: string, error: unknown) => void;
-}
+export {
+  controllerTimingDefaults,
+  type ControllerOptions,
+  type ControllerTiming,
+} from './controller-options.js';
 
 const codespaceKeyPrefix = 'cs/';
 const nodeKeyPrefix = 'node/';
@@ -98,31 +63,13 @@ export class Controller {
   private lastNodePollOkMs: number | undefined;
   private readonly reports = new NodeReportDiff();
   private readonly lastHealth = new Map<string, NodeHealth>();
-  /**
-   * Keys whose store write is in flight, with the planned copy the cache holds meanwhile (the
-   * reservation): a watch event or relist must not replace it with the copy it was planned from.
-   */
+  /** Writes in flight and the reservations they hold in the cache. */
+  private readonly reserved = new ReservedWrites(this.cache);
+  private readonly judgement: NodeJudgement;
   /** Keys whose last plan was empty, and under which inputs: a resync skips them while those hold. */
   private readonly planMemo = new PlanMemo();
   /** Codespace passes answered from `planMemo` (for benchmarks and tests). */
   skippedPasses = 0;
-  private readonly writesInFlight = new Map<
-    string,
-    { readonly original: Codespace; readonly reservation: Codespace; readonly done: Promise<void> }
-  >();
-  /** The last judgement and what it depended on: reused by every key while it still holds (see `judgedNodes`). */
-  private judged:
-    | {
-        readonly inputs: { visibleSinceMs: number; nodesVersion: number; fencerVersion: number };
-        /** The judgement holds for clock readings in [fromMs, untilMs). */
-        readonly fromMs: number;
-        readonly untilMs: number;
-        readonly nodes: JudgedNode[];
-        readonly byName: Map<string, JudgedNode>;
-        readonly notReady: ReadonlySet<string>;
-      }
-    | undefined;
-
   constructor(options: ControllerOptions) {
     this.options = options;
     this.config = { ...reconcilerConfigDefaults, ...options.config };
@@ -130,6 +77,7 @@ export class Controller {
     this.queue = new WorkQueue({ clock: options.clock });
     this.orphanRemovals = new OrphanRemovalPacing(this.timing.orphanRemovalRetryMs);
     this.visibleSinceMs = options.clock.nowMs();
+    this.judgement = new NodeJudgement(this.cache, options.fencer, this.config);
   }
 
   private get executor(): ExecutorContext {
@@ -153,38 +101,20 @@ export class Controller {
 
   /** Reads every codespace (paged) and queues all of them, and any that vanished. */
   async relist(): Promise<void> {
-    const fresh = new Map<string, Codespace>();
-    let continueAfter: string | undefined;
-    let resourceVersion = 0;
-    // The stored JSON, not parsed copies: an object whose JSON is unchanged since the last relist
-    // is reused as it is (no parse, and the cache sees by identity that it need not re-index it).
-    this.relisted.begin();
+    let fresh: Map<string, Codespace>;
+    let resourceVersion: number;
     try {
-      do {
-        const page = await this.options.store.listCodespaceJson({
-          limit: listPageLimit,
-          ...(continueAfter === undefined ? {} : { continueAfter }),
-        });
-        if (resourceVersion === 0) resourceVersion = page.resourceVersion;
-        for (const json of page.items) {
-          const item = this.relisted.parse(json);
-          fresh.set(item.metadata.name, item);
-        }
-        continueAfter = page.continueAfter;
-      } while (continueAfter !== undefined);
+      ({ codespaces: fresh, resourceVersion } = await this.relisted.readAll(
+        this.options.store,
+        listPageLimit,
+      ));
     } catch (error) {
-      this.relisted.abandon();
       this.synced = false;
       throw error;
     }
-    this.relisted.finish();
     const names = new Set([...this.cache.codespaceNames(), ...fresh.keys()]);
     this.cache.replaceCodespaces(fresh);
-    // A write still in flight keeps its reservation while the store holds the planned-from copy.
-    for (const [name, { reservation }] of this.writesInFlight) {
-      if (fresh.get(name)?.metadata.resourceVersion === reservation.metadata.resourceVersion)
-        this.cache.setCodespace(reservation);
-    }
+    this.reserved.restoreAfterRelist(fresh);
     this.synced = true;
     this.lastResourceVersion = resourceVersion;
     for (const name of names) this.queue.add(codespaceKeyPrefix + name);
@@ -206,12 +136,7 @@ export class Controller {
     // Never step back to an older copy than one we wrote ourselves, nor to the copy a write in
     // flight was planned from (that would give its reserved capacity away before the store answers).
     if (cached !== undefined && Number(cached.metadata.resourceVersion) > event.resourceVersion) return;
-    const pending = this.writesInFlight.get(name);
-    if (
-      pending !== undefined &&
-      Number(pending.reservation.metadata.resourceVersion) >= event.resourceVersion
-    )
-      return;
+    if (this.reserved.shadows(name, event.resourceVersion)) return;
     if (event.type === 'DELETED') this.cache.deleteCodespace(name);
     else this.cache.setCodespace(event.object);
     this.lastResourceVersion = Math.max(this.lastResourceVersion, event.resourceVersion);
@@ -278,54 +203,8 @@ export class Controller {
     return [...this.judgedNodes().nodes];
   }
 
-  /**
-   * The judged nodes and a map of them by name. Health depends on the records, the names
-   * codespaces refer to, when we could last see, the fencer, and the clock: the judgement is
-   * reused while the others are unchanged and the clock has not reached the first instant at
-   * which some node's silence crosses a threshold (typically until the next node poll).
-   */
-  private judgedNodes(): {
-    nodes: JudgedNode[];
-    byName: Map<string, JudgedNode>;
-    notReady: ReadonlySet<string>;
-  } {
-    const nowMs = this.options.clock.nowMs();
-    const inputs = {
-      visibleSinceMs: this.visibleSinceMs,
-      nodesVersion: this.cache.nodesVersion,
-      fencerVersion: this.options.fencer.version,
-    };
-    const last = this.judged;
-    if (
-      last !== undefined &&
-      last.inputs.visibleSinceMs === inputs.visibleSinceMs &&
-      last.inputs.nodesVersion === inputs.nodesVersion &&
-      last.inputs.fencerVersion === inputs.fencerVersion &&
-      nowMs >= last.fromMs &&
-      nowMs < last.untilMs
-    )
-      return last;
-    let untilMs = Number.POSITIVE_INFINITY;
-    const nodes = this.cache.knownNodeNames().map((name): JudgedNode => {
-      const record = this.cache.getNode(name);
-      if (this.options.fencer.isFenced(name)) return { name, health: 'Fenced', record };
-      const silence = {
-        lastHeartbeatReceivedMs: record?.lastHeartbeatReceivedMs,
-        visibleSinceMs: this.visibleSinceMs,
-        nowMs,
-      };
-      untilMs = Math.min(untilMs, nextJudgementChangeMs(silence, this.config));
-      return { name, health: judgeSilence(effectiveSilenceMs(silence), this.config), record };
-    });
-    this.judged = {
-      inputs,
-      fromMs: nowMs,
-      untilMs,
-      nodes,
-      byName: new Map(nodes.map((n) => [n.name, n])),
-      notReady: new Set(nodes.filter((n) => n.health !== 'Ready').map((n) => n.name)),
-    };
-    return this.judged;
+  private judgedNodes(): JudgedNodes {
+    return this.judgement.at(this.options.clock.nowMs(), this.visibleSinceMs);
   }
 
   /** One reconcile pass for one key; the contract of `Reconcile`. */
@@ -346,10 +225,8 @@ export class Controller {
    * out only after the store accepted the write.
    */
   private async reconcileCodespace(name: string): Promise<ReconcileResult> {
-    for (let pending = this.writesInFlight.get(name); pending !== undefined;) {
-      await pending.done;
-      pending = this.writesInFlight.get(name);
-    }
+    const settling = this.reserved.settled(name);
+    if (settling !== undefined) await settling;
     const key = codespaceKeyPrefix + name;
     const codespace = this.cache.getCodespace(name);
     if (codespace === undefined) {
@@ -380,7 +257,7 @@ export class Controller {
         nowMs,
         visibleSinceMs: this.visibleSinceMs,
         config: this.config,
-        nodeViews: this.cache.nodeViews(),
+        nodeViews: this.cache.placementIndex(),
         notReadyNodeNames: notReady,
       }),
     );
@@ -399,45 +276,25 @@ export class Controller {
    * returned, or rolled back when the write failed — unless a newer copy arrived meanwhile.
    */
   private async commit(codespace: Codespace, write: PlannedWrite): Promise<Codespace | undefined> {
-    const name = codespace.metadata.name;
     if (write.kind === 'unchanged') {
       const outcome = await commitPlannedWrite(codespace, write, this.executor);
       return outcome.kind === 'finalized' ? undefined : outcome.codespace;
     }
-    const reservation = write.kind === 'update' ? write.next : codespace;
-    let finished!: () => void;
-    const done = new Promise<void>((resolve) => (finished = resolve));
-    this.writesInFlight.set(name, { original: codespace, reservation, done });
-    if (reservation !== codespace) this.cache.setCodespace(reservation);
-    try {
-      const outcome = await commitPlannedWrite(codespace, write, this.executor);
-      if (outcome.kind === 'finalized') {
-        this.cache.deleteCodespace(name);
-        return undefined;
-      }
-      const cached = this.cache.getCodespace(name);
-      if (
-        cached === reservation ||
-        (cached !== undefined &&
-          Number(cached.metadata.resourceVersion) < Number(outcome.codespace.metadata.resourceVersion))
-      ) {
-        this.cache.setCodespace(outcome.codespace);
-      }
-      return outcome.codespace;
-    } catch (error) {
-      // Nothing was stored: give the reserved capacity back (a newer copy, if one came, stays).
-      if (this.cache.getCodespace(name) === reservation) this.cache.setCodespace(codespace);
-      if (
-        error instanceof CodeyardError &&
-        (error.code === 'CONFLICT' || error.code === 'CODESPACE_NOT_FOUND')
-      ) {
-        await this.refresh(name);
-      }
-      throw error;
-    } finally {
-      if (this.writesInFlight.get(name)?.done === done) this.writesInFlight.delete(name);
-      finished();
-    }
+    const outcome = await this.reserved.reserve({
+      original: codespace,
+      reservation: write.kind === 'update' ? write.next : codespace,
+      write: () => commitPlannedWrite(codespace, write, this.executor),
+      storedOf: (written) => (written.kind === 'finalized' ? undefined : written.codespace),
+      afterFailure: async (error) => {
+        if (
+          error instanceof CodeyardError &&
+          (error.code === 'CONFLICT' || error.code === 'CODESPACE_NOT_FOUND')
+        ) {
+          await this.refresh(codespace.metadata.name);
+        }
+      },
+    });
+    return outcome.kind === 'finalized' ? undefined : outcome.codespace;
   }
 
   private async refresh(name: string): Promise<void> {
@@ -532,14 +389,7 @@ export class Controller {
    * on a decision the store may still refuse, so its planned-from copy stands in for it.
    */
   private committedOn(nodeName: string): Codespace[] {
-    const cached = this.cache.codespacesAssignedOrHeldOn(nodeName);
-    if (this.writesInFlight.size === 0) return cached;
-    const committed = cached.filter((c) => this.writesInFlight.get(c.metadata.name)?.reservation !== c);
-    for (const { original, reservation } of this.writesInFlight.values()) {
-      // (`assignmentsOn` keeps only those of this node.)
-      if (this.cache.getCodespace(original.metadata.name) === reservation) committed.push(original);
-    }
-    return committed;
+    return this.reserved.committed(this.cache.codespacesAssignedOrHeldOn(nodeName));
   }
 
   /** The cached codespaces (read-only copies from the store). */

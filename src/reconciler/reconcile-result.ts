@@ -1,3 +1,4 @@
+import { EventLoopBreather } from './event-loop-breather.js';
 import type { WorkQueue } from './work-queue.js';
 
 /**
@@ -60,18 +61,25 @@ export async function processNext(
   return true;
 }
 
+/** Synchronous work the workers do at most before letting I/O in (see `EventLoopBreather`). */
+export const workerEventLoopBudgetMsDefault = 10;
+
 /** `concurrency` workers taking keys until the queue shuts down. */
 export async function runWorkers(options: {
   queue: WorkQueue;
   reconcile: Reconcile;
   concurrency: number;
   hooks?: ProcessHooks;
+  eventLoopBudgetMs?: number;
 }): Promise<void> {
+  const breather = new EventLoopBreather(options.eventLoopBudgetMs ?? workerEventLoopBudgetMsDefault);
   const worker = async (): Promise<void> => {
     for (;;) {
       const key = await options.queue.get();
       if (key === undefined) return;
       await processKey(options.queue, key, options.reconcile, options.hooks);
+      const breath = breather.due();
+      if (breath !== undefined) await breath;
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, () => worker()));

@@ -1,4 +1,5 @@
 import type { Codespace } from '../model/codespace.js';
+import type { Store } from '../store/store.js';
 
 /**
  * The codespaces of the last relist, by the JSON they were parsed from. A relist of a calm
@@ -36,6 +37,40 @@ export class RelistedCodespaces {
   /** A relist that failed part-way: keep what the previous one saw, drop the partial read. */
   abandon(): void {
     this.next = new Map();
+  }
+
+  /**
+   * Reads every codespace from the store, page by page, through `parse`; a failed read abandons
+   * the relist and rethrows. The stored JSON rather than parsed copies: an object whose JSON is
+   * unchanged since the last relist is reused as it is.
+   */
+  async readAll(
+    store: Pick<Store, 'listCodespaceJson'>,
+    pageLimit: number,
+  ): Promise<{ codespaces: Map<string, Codespace>; resourceVersion: number }> {
+    const codespaces = new Map<string, Codespace>();
+    let continueAfter: string | undefined;
+    let resourceVersion = 0;
+    this.begin();
+    try {
+      do {
+        const page = await store.listCodespaceJson({
+          limit: pageLimit,
+          ...(continueAfter === undefined ? {} : { continueAfter }),
+        });
+        if (resourceVersion === 0) resourceVersion = page.resourceVersion;
+        for (const json of page.items) {
+          const item = this.parse(json);
+          codespaces.set(item.metadata.name, item);
+        }
+        continueAfter = page.continueAfter;
+      } while (continueAfter !== undefined);
+    } catch (error) {
+      this.abandon();
+      throw error;
+    }
+    this.finish();
+    return { codespaces, resourceVersion };
   }
 
   get size(): number {

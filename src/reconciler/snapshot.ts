@@ -1,6 +1,7 @@
 import type { Codespace } from '../model/codespace.js';
 import type { NodeRecord } from '../model/node.js';
 import { nodeViewsFrom, type NodeView } from '../placement/node-view.js';
+import type { PlacementIndex } from '../placement/placement-index.js';
 import type { ReconcilerConfig } from './config.js';
 import type { JudgedNode } from './node-health.js';
 import type { ObservedOnNode, PlanInput } from './plan.js';
@@ -38,7 +39,7 @@ export function planInputFor(options: {
   codespaces?: readonly Codespace[];
   nowMs: number;
   config: ReconcilerConfig;
-  nodeViews?: readonly NodeView[];
+  nodeViews?: readonly NodeView[] | PlacementIndex;
   nodeMap?: ReadonlyMap<string, JudgedNode>;
   observed?: readonly ObservedOnNode[];
   visibleSinceMs?: number;

@@ -1,4 +1,5 @@
 import type { Codespace } from '../model/codespace.js';
+import type { CodeyardError } from '../model/errors.js';
 import type { WatchEvent } from '../model/events.js';
 import type { Heartbeat, NodeRecord } from '../model/node.js';
 
@@ -76,6 +77,17 @@ export interface Store {
   watchCodespaceBatches(options: WatchOptions): AsyncIterable<readonly WatchEvent[]>;
 
   /**
+   * The push form of the watch, for in-process consumers: the same events (every change after
+   * `fromResourceVersion`, in order, each exactly once, then live changes), handed to
+   * `onEvents` synchronously as the store's one backend subscription reads them — the very
+   * (frozen, shared) array for every subscriber that keeps up, no promise per subscriber.
+   * `onEnd` is called once if the subscription ends by itself (see `WatchSubscriptionOptions`);
+   * `close()` ends it silently. The only back-pressure is `pause()`: a paused subscriber more than
+   * `bufferLimit` events behind is cut off, exactly as a watch iterator that stops reading.
+   */
+  subscribeCodespaceEvents(options: WatchSubscriptionOptions): WatchSubscription;
+
+  /**
    * Records a node's heartbeat. A beat whose `sequence` is not newer than the last accepted
    * one for the same `bootId` is ignored (`accepted: false`). Operator fields
    * (`unschedulable`) survive beats. `receivedAtMs` is the orchestrator's clock. With
@@ -134,6 +146,35 @@ export interface WatchOptions {
   fromResourceVersion: number;
   signal: AbortSignal;
   bufferLimit?: number;
+}
+
+export interface WatchSubscriptionOptions {
+  fromResourceVersion: number;
+  /** Live events a paused subscriber may fall behind before it is cut off. */
+  bufferLimit?: number;
+  /**
+   * Each run of events that is ready: non-empty, at most `watchBatchEventsMax`, frozen, shared
+   * with other subscribers. Called synchronously from the store's read loop: do the work or hand
+   * it on, but do not block. A throw ends this subscription only (`onEnd` gets INTERNAL with the
+   * error as its cause); every other subscriber carries on.
+   */
+  onEvents(events: readonly WatchEvent[]): void;
+  /**
+   * The subscription ended by itself, once. With RESOURCE_VERSION_TOO_OLD (list again) or
+   * STORE_UNAVAILABLE (try again later) when it could not start; with INTERNAL when `onEvents`
+   * threw; undefined when it was cut off (paused past `bufferLimit`, the feed skipped versions,
+   * history failed mid catch-up, the store closed): subscribe again from the last version seen.
+   */
+  onEnd(error: CodeyardError | undefined): void;
+}
+
+export interface WatchSubscription {
+  /** Stops delivery at once (also from inside `onEvents`); `onEnd` is not called. Idempotent. */
+  close(): void;
+  /** No more `onEvents` until `resume()`; the store holds what arrives, up to `bufferLimit`. */
+  pause(): void;
+  /** Hands over what is held (synchronously, before it returns), then pushes live events again. */
+  resume(): void;
 }
 
 export interface HeartbeatOptions {

@@ -1,10 +1,15 @@
 import { CodeyardError } from '../model/errors.js';
 import type { WatchEvent } from '../model/events.js';
-import { AbortGroups, type Endable } from './abort-group.js';
 import { deepFreeze } from './deep-freeze.js';
+import { HubWatcher } from './hub-watcher.js';
 import { LiveLog } from './live-log.js';
-import { watchBatchEventsMax, watchBufferLimitDefault, type WatchOptions } from './store.js';
-import { watchHistoryPageSize } from './store-limits.js';
+import {
+  watchBatchEventsMax,
+  type WatchOptions,
+  type WatchSubscription,
+  type WatchSubscriptionOptions,
+} from './store.js';
+import { watchBatchIterable, watchEventIterable } from './watch-iterators.js';
 
 /**
  * Where a store's events come from: retained history, and one live feed per store.
@@ -30,34 +35,59 @@ export interface WatchSource {
  * history (so nothing published meanwhile is missed) and skips live events it already delivered.
  *
  * Live events sit once in a shared `LiveLog`, each watcher reading it at its own version, so a
- * delivery costs no copy. A watcher more than `bufferLimit` events behind is cut off, which bounds
- * what the log must keep. Events are shared, deep-frozen objects: one parse per event, however
- * many watchers.
+ * delivery costs no copy: a watcher that keeps up is handed the delivered array itself,
+ * synchronously (`subscribe`, the push API: one function call per watcher per delivery, as a
+ * plain event emitter costs). A paused watcher more than `bufferLimit` events behind is cut off,
+ * which bounds what the log must keep. Events (and the arrays handed out) are shared and
+ * deep-frozen: one parse per event, however many watchers.
  */
 export class WatchHub {
   private readonly watchers = new Set<HubWatcher>();
+  /** `watchers` as an array, rebuilt after a change: the fan-out loop runs far more often. */
+  private fanOutList: HubWatcher[] | undefined;
   private readonly log = new LiveLog();
   private starting: Promise<void> | undefined;
   /** The highest version the live feed has delivered (or started after). */
   private position = 0;
   private closed = false;
+  /** Inside `deliver`: a delivery that arrives meanwhile (a consumer wrote) waits its turn here. */
+  private delivering = false;
+  private readonly queuedDeliveries: (readonly WatchEvent[])[] = [];
 
   constructor(private readonly source: WatchSource) {}
 
   watch(options: WatchOptions): AsyncIterable<WatchEvent> {
-    return {
-      [Symbol.asyncIterator]: () => new HubWatcher(this, options),
-    };
+    return watchEventIterable(this, options);
   }
 
   /**
    * The same events as `watch`, each ready run of them as one array: one async step per watcher
-   * per hub delivery (or history page) instead of one per event, which is what a fan-out to
-   * thousands of watchers spends its time on.
+   * per hub delivery (or history page) instead of one per event.
    */
   watchBatches(options: WatchOptions): AsyncIterable<readonly WatchEvent[]> {
+    return watchBatchIterable(this, options);
+  }
+
+  /** The push API (see `Store.subscribeCodespaceEvents`). */
+  subscribe(options: WatchSubscriptionOptions): WatchSubscription {
+    // The options are the sink: `onEvents` is called on them directly, nothing in between.
+    const watcher = new HubWatcher(
+      this,
+      {
+        fromResourceVersion: options.fromResourceVersion,
+        bufferLimit: options.bufferLimit,
+        signal: undefined,
+        batchMax: watchBatchEventsMax,
+        paused: false,
+      },
+      options,
+    );
+    watcher.start();
     return {
-      [Symbol.asyncIterator]: () => new HubBatchWatcher(new HubWatcher(this, options)),
+      // close() is the consumer's own doing: its onEnd is not called.
+      close: () => watcher.close(),
+      pause: () => watcher.pause(),
+      resume: () => watcher.resume(),
     };
   }
 
@@ -110,13 +140,14 @@ export class WatchHub {
     if (!watcher.ended) {
       // (One aborted while the feed was starting must not linger in the set.)
       this.watchers.add(watcher);
+      this.fanOutList = undefined;
     }
     return this.position;
   }
 
   /** @internal */
   detach(watcher: HubWatcher): void {
-    this.watchers.delete(watcher);
+    if (this.watchers.delete(watcher)) this.fanOutList = undefined;
   }
 
   /** @internal */
@@ -133,6 +164,25 @@ export class WatchHub {
     if (events.length === 0) {
       return;
     }
+    if (this.delivering) {
+      // A consumer's onEvents caused this (an in-process write): finish handing out the current
+      // delivery to everyone first, so every watcher still sees versions in order.
+      this.queuedDeliveries.push(events);
+      return;
+    }
+    this.delivering = true;
+    try {
+      this.fanOut(events);
+      for (let next = this.queuedDeliveries.shift(); next; next = this.queuedDeliveries.shift()) {
+        this.fanOut(next);
+      }
+    } finally {
+      this.delivering = false;
+      this.queuedDeliveries.length = 0;
+    }
+  }
+
+  private fanOut(events: readonly WatchEvent[]): void {
     let contiguous = true;
     let expected = this.position + 1;
     for (const event of events) {
@@ -140,6 +190,8 @@ export class WatchHub {
       contiguous &&= event.resourceVersion === expected;
       expected = event.resourceVersion + 1;
     }
+    // The array itself is handed to every watcher that keeps up: nobody may change it.
+    Object.freeze(events);
     this.position = events[events.length - 1]!.resourceVersion;
     if (!contiguous) {
       // Versions are dense (one event per version): a jump means the feed missed events
@@ -153,255 +205,20 @@ export class WatchHub {
     }
     this.log.append(events);
     let oldestNeeded = this.position + 1;
-    for (const watcher of this.watchers) {
+    // A watcher that ends during the loop is still in the list; its offer() says so.
+    this.fanOutList ??= [...this.watchers];
+    for (const watcher of this.fanOutList) {
+      // The common case, a watcher that keeps up, costs this one call.
+      if (watcher.offer(events)) continue;
       const consumedThrough = watcher.consumedThrough;
       if (this.position - consumedThrough > watcher.bufferLimit) {
-        // Too far behind: cut off (the consumer resumes from the last version it saw), so the
-        // log never holds more than the largest bufferLimit.
+        // Paused and too far behind: cut off (the consumer resumes from the last version it
+        // saw), so the log never holds more than the largest bufferLimit.
         watcher.end();
         continue;
       }
       oldestNeeded = Math.min(oldestNeeded, consumedThrough + 1);
-      watcher.notify();
     }
     this.log.dropBefore(oldestNeeded);
-  }
-}
-
-type WatcherState = 'new' | 'catching-up' | 'live' | 'ended';
-
-/** Shared by every hub: ends the watchers of an aborted signal. */
-const abortGroups = new AbortGroups();
-
-/** @internal One consumer: an async iterator over its catch-up history, then the live log. */
-export class HubWatcher implements AsyncIterator<WatchEvent>, Endable {
-  readonly bufferLimit: number;
-  private state: WatcherState = 'new';
-  private lastDelivered: number;
-  private history: readonly WatchEvent[] = [];
-  private historyHead = 0;
-  /** Catch-up is over once history reaches this version: later ones all arrive live. */
-  private liveAfter = 0;
-  private wake: (() => void) | undefined;
-  /** A parked `nextBatch()`: the next delivery resolves it with its events. */
-  private batchWaiter:
-    { resolve: (result: IteratorResult<readonly WatchEvent[]>) => void; max: number } | undefined;
-  private readonly signal: AbortSignal;
-
-  constructor(
-    private readonly hub: WatchHub,
-    options: WatchOptions,
-  ) {
-    this.lastDelivered = options.fromResourceVersion;
-    this.bufferLimit = options.bufferLimit ?? watchBufferLimitDefault;
-    this.signal = options.signal;
-    if (this.signal.aborted) {
-      this.state = 'ended';
-    } else {
-      abortGroups.add(this.signal, this);
-    }
-  }
-
-  get ended(): boolean {
-    return this.state === 'ended';
-  }
-
-  /** The version up to which this watcher needs no live event any more. */
-  get consumedThrough(): number {
-    return Math.max(this.lastDelivered, this.liveAfter);
-  }
-
-  next(): Promise<IteratorResult<WatchEvent>> {
-    // The hot path (a live watcher with an event waiting) allocates only its result.
-    if (this.state === 'live') {
-      const event = this.takeLive();
-      if (event !== undefined) {
-        return Promise.resolve({ done: false, value: event });
-      }
-    }
-    return this.nextSlowly();
-  }
-
-  async return(): Promise<IteratorResult<WatchEvent>> {
-    this.end();
-    return { done: true, value: undefined };
-  }
-
-  /**
-   * The live fast path of a batch consumer: a batch that is ready, or a parked promise the next
-   * delivery resolves. Undefined when the watcher is not live (or a batch is already parked):
-   * the caller then goes the general way through `next()`.
-   */
-  nextBatch(max: number): Promise<IteratorResult<readonly WatchEvent[]>> | undefined {
-    if (this.state !== 'live' || this.batchWaiter !== undefined) {
-      return undefined;
-    }
-    const batch: WatchEvent[] = [];
-    this.takeReady(batch, max);
-    if (batch.length > 0) {
-      return Promise.resolve({ done: false, value: batch });
-    }
-    return new Promise((resolve) => {
-      this.batchWaiter = { resolve, max };
-    });
-  }
-
-  /** Called by the hub when live events arrived. */
-  notify(): void {
-    const waiter = this.batchWaiter;
-    if (waiter !== undefined) {
-      const batch: WatchEvent[] = [];
-      this.takeReady(batch, waiter.max);
-      if (batch.length > 0) {
-        this.batchWaiter = undefined;
-        waiter.resolve({ done: false, value: batch });
-      }
-    }
-    this.wake?.();
-  }
-
-  end(): void {
-    if (this.state === 'ended') {
-      return;
-    }
-    this.state = 'ended';
-    this.history = [];
-    abortGroups.remove(this.signal, this);
-    this.hub.detach(this);
-    const waiter = this.batchWaiter;
-    this.batchWaiter = undefined;
-    waiter?.resolve({ done: true, value: undefined });
-    this.wake?.();
-  }
-
-  /**
-   * Appends to `batch` the events that are ready now (no I/O, no wait), at most `max` in all:
-   * the rest of the current history page while catching up, else the live log from our version.
-   */
-  takeReady(batch: WatchEvent[], max: number): void {
-    if (this.state === 'catching-up') {
-      while (this.historyHead < this.history.length && batch.length < max) {
-        const event = this.history[this.historyHead]!;
-        this.historyHead += 1;
-        if (event.resourceVersion > this.lastDelivered) {
-          this.lastDelivered = event.resourceVersion;
-          batch.push(event);
-        }
-      }
-      return;
-    }
-    while (this.state === 'live' && batch.length < max) {
-      const event = this.takeLive();
-      if (event === undefined) return;
-      batch.push(event);
-    }
-  }
-
-  private async nextSlowly(): Promise<IteratorResult<WatchEvent>> {
-    if (this.state === 'new') {
-      await this.begin();
-    }
-    while (this.state === 'catching-up') {
-      const event = await this.nextFromHistory();
-      if (event !== undefined) {
-        return { done: false, value: event };
-      }
-    }
-    while (this.state === 'live') {
-      const event = this.takeLive();
-      if (event !== undefined) {
-        return { done: false, value: event };
-      }
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-      this.wake = undefined;
-    }
-    return { done: true, value: undefined };
-  }
-
-  private async begin(): Promise<void> {
-    this.state = 'catching-up';
-    try {
-      this.liveAfter = await this.hub.attach(this);
-      if (this.lastDelivered < this.liveAfter) {
-        // The first read throws RESOURCE_VERSION_TOO_OLD when history no longer covers us.
-        this.history = await this.hub.readAfter(this.lastDelivered, watchHistoryPageSize);
-      }
-    } catch (error) {
-      this.end();
-      throw error;
-    }
-    if (this.signal.aborted) {
-      this.end();
-    }
-  }
-
-  private async nextFromHistory(): Promise<WatchEvent | undefined> {
-    while (this.historyHead < this.history.length) {
-      const event = this.history[this.historyHead]!;
-      this.historyHead += 1;
-      if (event.resourceVersion > this.lastDelivered) {
-        this.lastDelivered = event.resourceVersion;
-        return event;
-      }
-    }
-    if (this.lastDelivered >= this.liveAfter) {
-      this.history = [];
-      this.state = 'live';
-      return undefined;
-    }
-    try {
-      this.history = await this.hub.readAfter(this.lastDelivered, watchHistoryPageSize);
-    } catch {
-      // History was trimmed under us (or the backend failed) mid catch-up: end the iteration;
-      // the consumer resumes from its last version and learns why on its next watch.
-      this.end();
-      return undefined;
-    }
-    this.historyHead = 0;
-    if (this.history.length === 0 && this.state === 'catching-up') {
-      // Nothing more is retained below the live position: a gap we cannot fill.
-      this.end();
-    }
-    return undefined;
-  }
-
-  /** Live events that history already delivered are skipped: we read from our own version on. */
-  private takeLive(): WatchEvent | undefined {
-    const event = this.hub.liveEventAfter(this.lastDelivered);
-    if (event !== undefined) {
-      this.lastDelivered = event.resourceVersion;
-    }
-    return event;
-  }
-}
-
-/**
- * @internal A `HubWatcher` read a batch at a time. A live watcher with events waiting gets them
- * at once; one that has none parks a single promise that the hub's delivery resolves with the
- * batch directly (one promise, one microtask per watcher per delivery). Catch-up, resume errors,
- * cut-off and abort go through `next()` exactly as for the per-event iterator.
- */
-class HubBatchWatcher implements AsyncIterator<readonly WatchEvent[]> {
-  constructor(private readonly watcher: HubWatcher) {}
-
-  next(): Promise<IteratorResult<readonly WatchEvent[]>> {
-    return this.watcher.nextBatch(watchBatchEventsMax) ?? this.nextSlowly();
-  }
-
-  async return(): Promise<IteratorResult<readonly WatchEvent[]>> {
-    this.watcher.end();
-    return { done: true, value: undefined };
-  }
-
-  private async nextSlowly(): Promise<IteratorResult<readonly WatchEvent[]>> {
-    const first = await this.watcher.next();
-    if (first.done === true) {
-      return { done: true, value: undefined };
-    }
-    const batch = [first.value];
-    this.watcher.takeReady(batch, watchBatchEventsMax);
-    return { done: false, value: batch };
   }
 }

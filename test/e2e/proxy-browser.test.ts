@@ -15,6 +15,11 @@ import { refusedPort, startProxy, type ProxyHarness } from '../support/node-prox
 const image = 'codeyard/workspace:latest';
 const artifactsDir = 'test-artifacts';
 const workbenchTimeoutMs = 120_000;
+/**
+ * Screenshots wait for web fonts and a terminal for its renderer: seconds on a quiet machine, but
+ * Playwright's 30 s default ran out once at load average ~13 on the shared 2-core CI machines.
+ */
+const browserActionTimeoutMs = 120_000;
 const containerReadyTimeoutMs = 60_000;
 /** After the workbench settles, this long untouched must record no activity (override to measure longer). */
 const quietWindowMs = Number(process.env.CODEYARD_E2E_QUIET_MS ?? 20_000);
@@ -168,7 +173,7 @@ describe('node proxy in a real browser', () => {
       // prompt off on first start (images/workspace/entrypoint.sh), so nothing stands in the way.
       expect(await page.getByRole('button', { name: 'Yes, I trust the authors' }).count()).toBe(0);
       await mkdir(artifactsDir, { recursive: true });
-      await page.screenshot({ path: `${artifactsDir}/proxy-workbench.png` });
+      await page.screenshot({ path: `${artifactsDir}/proxy-workbench.png`, timeout: browserActionTimeoutMs });
 
       expect(sockets.length).toBeGreaterThan(0);
       expect(sockets.every((socket) => socket.url.startsWith(`ws://127.0.0.1:${proxy.port}/cs/alpha/`))).toBe(
@@ -198,7 +203,7 @@ describe('node proxy in a real browser', () => {
 
       // A person types in a terminal: activity is recorded.
       await page.keyboard.press('Control+Backquote');
-      await page.locator('.xterm').first().waitFor({ state: 'visible', timeout: 30_000 });
+      await page.locator('.xterm').first().waitFor({ state: 'visible', timeout: browserActionTimeoutMs });
       await page.waitForTimeout(2_000);
       const touchesBeforeTyping = activity.touches;
       const typingStart = frames.length;
@@ -208,7 +213,10 @@ describe('node proxy in a real browser', () => {
       await page.waitForTimeout(1_000);
       const typingTouches = activity.touches - touchesBeforeTyping;
       const typingFrames = frames.slice(typingStart);
-      await page.screenshot({ path: `${artifactsDir}/proxy-workbench-terminal.png` });
+      await page.screenshot({
+        path: `${artifactsDir}/proxy-workbench-terminal.png`,
+        timeout: browserActionTimeoutMs,
+      });
       await writeFile(
         `${artifactsDir}/proxy-ws-frames.json`,
         JSON.stringify(
@@ -231,6 +239,6 @@ describe('node proxy in a real browser', () => {
       expect(sockets.filter((socket) => socket.error !== undefined || socket.closed)).toEqual([]);
       await page.close();
     },
-    workbenchTimeoutMs + settleTimeoutMs + quietWindowMs + 120_000,
+    workbenchTimeoutMs + settleTimeoutMs + quietWindowMs + 3 * browserActionTimeoutMs,
   );
 });

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
+import type { WatchSubscription } from '../../src/store/store.js';
 import { aCodespace } from '../support/fixtures.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
@@ -63,6 +64,57 @@ describe('RedisStore watch fan-out', () => {
       }
     } finally {
       controller.abort();
+      for (const store of [watching, ...replicas]) {
+        await store.close();
+      }
+    }
+  });
+
+  it('gives each of 100 push subscribers every change from two writing replicas exactly once, in order', async () => {
+    const prefix = `push-${randomUUID()}:`;
+    const watching = await RedisStore.connect({ url: server.url, keyPrefix: prefix });
+    const replicas = [
+      await RedisStore.connect({ url: server.url, keyPrefix: prefix }),
+      await RedisStore.connect({ url: server.url, keyPrefix: prefix }),
+    ];
+    const total = writesPerReplica * replicas.length;
+    const subscriptions: WatchSubscription[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // Half subscribe before any write, half midway and must catch up from history.
+      const collect = (): Promise<number[]> =>
+        new Promise((resolve, reject) => {
+          const versions: number[] = [];
+          const subscription = watching.subscribeCodespaceEvents({
+            fromResourceVersion: 0,
+            onEvents: (events) => {
+              for (const event of events) versions.push(event.resourceVersion);
+              if (versions.length >= total) resolve(versions);
+            },
+            onEnd: (error) => reject(error ?? new Error(`cut off after ${versions.length} events`)),
+          });
+          subscriptions.push(subscription);
+        });
+      const early = Array.from({ length: watchersCount / 2 }, collect);
+      const writing = replicas.map(async (replica, index) => {
+        for (let write = 0; write < writesPerReplica; write += 1) {
+          await replica.createCodespace(aCodespace({ name: `r${index}-${write}` }), { maxPerOwner: total });
+        }
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const late = Array.from({ length: watchersCount / 2 }, collect);
+      await Promise.all(writing);
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('deliveries timed out')), deliveryTimeoutMs);
+      });
+      const results = await Promise.race([Promise.all([...early, ...late]), timeout]);
+      const expected = Array.from({ length: total }, (_, index) => index + 1);
+      for (const versions of results) {
+        expect(versions).toEqual(expected);
+      }
+    } finally {
+      clearTimeout(timer);
+      for (const subscription of subscriptions) subscription.close();
       for (const store of [watching, ...replicas]) {
         await store.close();
       }

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { Codespace, Phase } from '../../src/model/codespace.js';
 import type { ContainerState, NodeRecord } from '../../src/model/node.js';
 import { nodeViewsFrom } from '../../src/placement/node-view.js';
+import { place } from '../../src/placement/place.js';
+import type { PlacementRequest } from '../../src/placement/placement-request.js';
 import { assignmentsOn } from '../../src/reconciler/assignments.js';
 import { ClusterCache } from '../../src/reconciler/cluster-cache.js';
 import { observedFor } from '../../src/reconciler/snapshot.js';
@@ -157,12 +159,27 @@ function apply(model: Model, cache: ClusterCache, operation: Operation): void {
   }
 }
 
+/** Requests placed against the cache's index after every step, one with a volume to follow. */
+const probeRequests: PlacementRequest[] = [
+  { uid: uidOf('c0', 0), resources: { cpu: 1, memoryMiB: 1024 } },
+  { uid: uidOf('c1', 1), resources: { cpu: 0.5, memoryMiB: 512 }, volumeNodeName: 'n2' },
+];
+
 const byName = (a: Codespace, b: Codespace): number => a.metadata.name.localeCompare(b.metadata.name);
 
 function expectSameAsReference(model: Model, cache: ClusterCache): void {
   const all = [...model.codespaces.values()];
   const records = [...model.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
-  expect(cache.nodeViews()).toEqual(nodeViewsFrom(records, all));
+  const referenceViews = nodeViewsFrom(records, all);
+  expect(cache.nodeViews()).toEqual(referenceViews);
+  // The placement index is kept up to date from the first call on: same views, same answers.
+  const index = cache.placementIndex();
+  expect(index.views().sort((a, b) => a.name.localeCompare(b.name))).toEqual(referenceViews);
+  for (const request of probeRequests) {
+    for (const strategy of ['binpack', 'spread'] as const) {
+      expect(index.place(request, { strategy })).toEqual(place(request, referenceViews, { strategy }));
+    }
+  }
 
   const known = new Set(model.nodes.keys());
   for (const c of all) {

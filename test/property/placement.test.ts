@@ -6,6 +6,7 @@ import {
   misfitOf,
   place,
   placeBatch,
+  PlacementIndex,
   withPlacement,
   type NodeView,
   type PlacementOptions,
@@ -292,6 +293,84 @@ describe('placement properties', () => {
         expect(batch.results).toEqual(sequential);
         expect(batch.nodes).toEqual(snapshot);
       }),
+    );
+  });
+});
+
+/** Marks the named nodes not ready, as the planner does with the nodes it judges silent. */
+function judged(nodes: readonly NodeView[], notReady: ReadonlySet<string>): NodeView[] {
+  return nodes.map((node) => (node.ready && notReady.has(node.name) ? { ...node, ready: false } : node));
+}
+
+/** Edits of an indexed fleet: a node takes a request, leaves, or comes back with another shape. */
+const indexEditArb = (nodeCount: number) =>
+  fc.oneof(
+    fc.record({ kind: fc.constant('take' as const), request: requestArb(nodeCount) }),
+    fc.record({ kind: fc.constant('remove' as const), at: fc.nat() }),
+    fc.record({ kind: fc.constant('reshape' as const), at: fc.nat(), shape: nodeShapeArb }),
+  );
+
+describe('placement index properties', () => {
+  it('answers exactly as the scan over the same views, with any nodes judged not ready', () => {
+    fc.assert(
+      fc.property(
+        scenarioArb,
+        fc.array(fc.nat({ max: 30 }), { maxLength: 6 }),
+        ({ nodes, request, options, permutationKeys }, silent) => {
+          const notReady = new Set(silent.map((i) => `n${i}`));
+          const index = PlacementIndex.of(permute(nodes, permutationKeys));
+          expect(index.place(request, options, notReady)).toEqual(
+            place(request, judged(nodes, notReady), options),
+          );
+        },
+      ),
+    );
+  });
+
+  it('stays equal to the scan while nodes take requests, leave and change shape', () => {
+    fc.assert(
+      fc.property(
+        nodesArb.chain((nodes) =>
+          fc.record({
+            nodes: fc.constant(nodes),
+            edits: fc.array(indexEditArb(nodes.length), { maxLength: 40 }),
+            options: optionsArb,
+          }),
+        ),
+        ({ nodes, edits, options }) => {
+          let snapshot: NodeView[] = nodes.slice();
+          const index = PlacementIndex.of(snapshot);
+          let added = nodes.length;
+          for (const edit of edits) {
+            if (edit.kind === 'take') {
+              const result = index.place(edit.request, options);
+              expect(result).toEqual(place(edit.request, snapshot, options));
+              if (result.kind !== 'placed') continue;
+              snapshot = withPlacement(snapshot, edit.request, result.nodeName);
+              index.set(snapshot.find((node) => node.name === result.nodeName)!);
+            } else if (snapshot.length > 0 && edit.kind === 'remove') {
+              const gone = snapshot[edit.at % snapshot.length]!;
+              snapshot = snapshot.filter((node) => node !== gone);
+              index.delete(gone.name);
+            } else if (edit.kind === 'reshape') {
+              // Replaces a node's view, or adds a new node when the fleet is empty or `at` is even.
+              const replaced =
+                snapshot.length > 0 && edit.at % 2 === 1 ? snapshot[edit.at % snapshot.length] : undefined;
+              const view: NodeView = {
+                ...edit.shape,
+                name: replaced?.name ?? `n${added++}`,
+                volumes: new Set(edit.shape.volumes),
+              };
+              snapshot =
+                replaced === undefined
+                  ? [...snapshot, view]
+                  : snapshot.map((n) => (n === replaced ? view : n));
+              index.set(view);
+            }
+            expect(index.size).toBe(snapshot.length);
+          }
+        },
+      ),
     );
   });
 });

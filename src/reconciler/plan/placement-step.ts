@@ -1,5 +1,6 @@
 import type { NodeView } from '../../placement/node-view.js';
 import { place } from '../../placement/place.js';
+import { PlacementIndex } from '../../placement/placement-index.js';
 import { codespaceUrlFor } from '../codespace-url.js';
 import { findCondition, removeCondition, setCondition } from '../conditions.js';
 import { progressing } from './deadlines.js';
@@ -7,26 +8,23 @@ import { healthOf, requeueAfter, type Pass } from './pass.js';
 
 export function placeCodespace(pass: Pass): void {
   const { input, draft } = pass;
-  // Placement filters on the node's own readiness; our judgement of silence is added here. The
-  // views are copied only once a node judged not Ready is met (usually none: no copy at all).
-  let views = input.nodeViews;
-  const notReady = input.notReadyNodeNames;
-  for (let i = 0; (notReady === undefined || notReady.size > 0) && i < views.length; i += 1) {
-    const view = views[i]!;
-    if (!view.ready) continue;
-    if (notReady === undefined ? healthOf(pass, view.name) === 'Ready' : !notReady.has(view.name)) continue;
-    if (views === input.nodeViews) views = views.slice();
-    (views as NodeView[])[i] = { ...view, ready: false };
-  }
-  const result = place(
-    {
-      uid: input.codespace.metadata.uid,
-      resources: input.codespace.spec.resources,
-      volumeNodeName: draft.volumeNodeName,
-    },
-    views,
-    { strategy: input.config.placementStrategy, maxContainersPerNode: input.config.maxContainersPerNode },
-  );
+  const request = {
+    uid: input.codespace.metadata.uid,
+    resources: input.codespace.spec.resources,
+    volumeNodeName: draft.volumeNodeName,
+  };
+  const options = {
+    strategy: input.config.placementStrategy,
+    maxContainersPerNode: input.config.maxContainersPerNode,
+  };
+  const result =
+    input.nodeViews instanceof PlacementIndex
+      ? input.nodeViews.place(
+          request,
+          options,
+          input.notReadyNodeNames ?? notReadyAmong(pass, input.nodeViews),
+        )
+      : place(request, judgedViews(pass, input.nodeViews), options);
   if (result.kind === 'unschedulable') {
     draft.phase = 'Pending';
     delete draft.url;
@@ -67,4 +65,30 @@ export function placeCodespace(pass: Pass): void {
   progressing(pass, 'Scheduled', `placed on node ${nodeName}; asking it to start the container`);
   // The placement is recorded first; the next pass sends the command.
   requeueAfter(pass, 0);
+}
+
+/**
+ * Placement filters on the node's own readiness; our judgement of silence is added here. The
+ * views are copied only once a node judged not Ready is met (usually none: no copy at all).
+ */
+function judgedViews(pass: Pass, nodeViews: readonly NodeView[]): readonly NodeView[] {
+  let views = nodeViews;
+  const notReady = pass.input.notReadyNodeNames;
+  for (let i = 0; (notReady === undefined || notReady.size > 0) && i < views.length; i += 1) {
+    const view = views[i]!;
+    if (!view.ready) continue;
+    if (notReady === undefined ? healthOf(pass, view.name) === 'Ready' : !notReady.has(view.name)) continue;
+    if (views === nodeViews) views = views.slice();
+    (views as NodeView[])[i] = { ...view, ready: false };
+  }
+  return views;
+}
+
+function notReadyAmong(pass: Pass, index: PlacementIndex): Set<string> {
+  return new Set(
+    index
+      .views()
+      .filter((view) => healthOf(pass, view.name) !== 'Ready')
+      .map((view) => view.name),
+  );
 }

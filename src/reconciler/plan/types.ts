@@ -1,6 +1,7 @@
 import type { Codespace, CodespaceStatus } from '../../model/codespace.js';
 import type { ObservedContainer } from '../../model/node.js';
 import type { NodeView } from '../../placement/node-view.js';
+import type { PlacementIndex } from '../../placement/placement-index.js';
 import type { ReconcilerConfig } from '../config.js';
 import type { JudgedNode } from '../node-health.js';
 
@@ -39,8 +40,11 @@ export interface PlanInput {
   readonly observed: readonly ObservedOnNode[];
   /** Every node the codespace or its containers name, with health judged by the caller. */
   readonly nodes: ReadonlyMap<string, JudgedNode>;
-  /** Placement's snapshot, counting every assignment including our own since the last beats. */
-  readonly nodeViews: readonly NodeView[];
+  /**
+   * Placement's snapshot, counting every assignment including our own since the last beats: the
+   * views, or an index of them (the same answers without scanning every node per placement).
+   */
+  readonly nodeViews: readonly NodeView[] | PlacementIndex;
   /**
    * Optional, for a caller that plans many keys under one judgement: the names of the nodes in
    * `nodes` judged anything but Ready. Placement then looks up only these instead of every node's

@@ -16,6 +16,8 @@ import {
   type ListResult,
   type Store,
   type WatchOptions,
+  type WatchSubscription,
+  type WatchSubscriptionOptions,
   type WriteOptions,
 } from '../store.js';
 import { historyLimitDefault } from '../store-limits.js';
@@ -60,6 +62,8 @@ export class MemoryStore implements Store {
   private epoch = 0;
   private lease: Lease | undefined;
   private deliver: ((events: readonly WatchEvent[]) => void) | undefined;
+  /** Events committed in this synchronous run, delivered together in a microtask. */
+  private undelivered: WatchEvent[] = [];
   private readonly historyLimit: number;
   private readonly nowMs: () => number;
   private readonly hub: WatchHub;
@@ -162,6 +166,10 @@ export class MemoryStore implements Store {
 
   watchCodespaceBatches(options: WatchOptions): AsyncIterable<readonly WatchEvent[]> {
     return this.hub.watchBatches(options);
+  }
+
+  subscribeCodespaceEvents(options: WatchSubscriptionOptions): WatchSubscription {
+    return this.hub.subscribe(options);
   }
 
   async applyHeartbeat(heartbeat: Heartbeat, options: HeartbeatOptions): Promise<HeartbeatResult> {
@@ -290,6 +298,7 @@ export class MemoryStore implements Store {
       },
       stop: async () => {
         this.deliver = undefined;
+        this.undelivered = [];
       },
     };
   }
@@ -387,7 +396,17 @@ export class MemoryStore implements Store {
         this.historyHead = 0;
       }
     }
-    this.deliver?.([event]);
+    if (this.deliver === undefined) return;
+    // Delivered after the write returns, never inside it: push subscribers run code of their own
+    // (which may write again), and a burst of writes reaches every watcher as one batch.
+    if (this.undelivered.length === 0) queueMicrotask(() => this.deliverCommitted());
+    this.undelivered.push(event);
+  }
+
+  private deliverCommitted(): void {
+    const events = this.undelivered;
+    this.undelivered = [];
+    this.deliver?.(events);
   }
 
   private expectExisting(name: string): StoredCodespace {

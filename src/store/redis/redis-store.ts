@@ -15,6 +15,8 @@ import {
   type ListResult,
   type Store,
   type WatchOptions,
+  type WatchSubscription,
+  type WatchSubscriptionOptions,
   type WriteOptions,
 } from '../store.js';
 import { deletionAttemptsMax, historyLimitDefault } from '../store-limits.js';
@@ -227,6 +229,10 @@ export class RedisStore implements Store {
 
   watchCodespaceBatches(options: WatchOptions): AsyncIterable<readonly WatchEvent[]> {
     return this.hub.watchBatches(options);
+  }
+
+  subscribeCodespaceEvents(options: WatchSubscriptionOptions): WatchSubscription {
+    return this.hub.subscribe(options);
   }
 
   async applyHeartbeat(heartbeat: Heartbeat, options: HeartbeatOptions): Promise<HeartbeatResult> {

@@ -95,31 +95,31 @@ export class RedisWatchSource implements WatchSource {
     startAfter: number,
     deliver: (events: readonly WatchEvent[]) => void,
   ): Promise<void> {
-    const { keys, blockMs, readCountMax, retryDelayMs } = this.options;
+    const { retryDelayMs } = this.options;
     let last = startAfter;
+    let reading = this.blockingRead(tail, last);
     while (!this.stopped) {
       let reply: [string, StreamEntry[]][] | null;
       try {
-        reply = (await tail.xread(
-          'COUNT',
-          readCountMax,
-          'BLOCK',
-          blockMs,
-          'STREAMS',
-          keys.events,
-          `${last}-0`,
-        )) as [string, StreamEntry[]][] | null;
+        reply = await reading;
       } catch {
         // Redis is down or restarting: try again from the same version; watchers just wait.
         if (!this.stopped) {
           await untilReadyOrDelay(tail, retryDelayMs);
         }
+        if (!this.stopped) reading = this.blockingRead(tail, last);
         continue;
       }
       const entries = reply?.[0]?.[1];
       if (entries === undefined || entries.length === 0) {
+        reading = this.blockingRead(tail, last);
         continue;
       }
+      last = resourceVersionOfStreamId(entries[entries.length - 1]![0]);
+      // The next read goes out before the fan-out runs: an event written while watchers are
+      // being served is already on its way back when they are done, instead of waiting for a
+      // fresh round trip (what a pub/sub subscriber never waits for).
+      reading = this.blockingRead(tail, last);
       const events: WatchEvent[] = [];
       for (const entry of entries) {
         try {
@@ -129,9 +129,26 @@ export class RedisWatchSource implements WatchSource {
           // watcher off rather than let one skip it silently. The loop itself must never die.
         }
       }
-      last = resourceVersionOfStreamId(entries[entries.length - 1]![0]);
       deliver(events);
     }
+  }
+
+  /** One blocking read of the entries after `last`; a rejection is handled where it is awaited. */
+  private blockingRead(tail: Redis, last: number): Promise<[string, StreamEntry[]][] | null> {
+    const { keys, blockMs, readCountMax } = this.options;
+    const reading = tail.xread(
+      'COUNT',
+      readCountMax,
+      'BLOCK',
+      blockMs,
+      'STREAMS',
+      keys.events,
+      `${last}-0`,
+    ) as Promise<[string, StreamEntry[]][] | null>;
+    // Awaited on the next turn of the loop, if there is one: a read still in flight when the
+    // source stops is rejected by the disconnect, and nobody is left to care.
+    reading.catch(() => undefined);
+    return reading;
   }
 }
 

@@ -1,7 +1,14 @@
 import type { InjectOptions } from 'fastify';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NodeRecord } from '../../../src/model/node.js';
+import { buildOrchestratorApp } from '../../../src/orchestrator/app.js';
 import { ManualClock } from '../../../src/orchestrator/clock.js';
+import { orchestratorConfigDefaults } from '../../../src/orchestrator/config.js';
+import { createOrchestratorMetrics } from '../../../src/orchestrator/metrics.js';
+import { MemoryStore } from '../../../src/store/memory/memory-store.js';
+import { generateSigningKey, SigningKeyRing } from '../../../src/tokens/signing-keys.js';
 import { aHeartbeat, anObservedContainer } from '../../support/fixtures.js';
 import {
   localFleetSecret,
@@ -168,6 +175,38 @@ describe('hostile heartbeats change nothing', () => {
       code: 'INVALID_JSON',
     },
     {
+      name: 'a __proto__ key (prototype poisoning)',
+      request: () =>
+        beat(`{"__proto__":{"admin":true},${JSON.stringify({ ...existing(), sequence: 6 }).slice(1)}`, {
+          name: 'node-x',
+        }),
+      status: 400,
+      code: 'INVALID_JSON',
+    },
+    {
+      name: 'a \\u-escaped __proto__ key inside a container',
+      request: () =>
+        beat(
+          JSON.stringify({ ...existing(), sequence: 6, containers: [anObservedContainer()] }).replace(
+            '"uid":',
+            '"\\u005f_proto__":{"admin":true},"uid":',
+          ),
+          { name: 'node-x' },
+        ),
+      status: 400,
+      code: 'INVALID_JSON',
+    },
+    {
+      name: 'a constructor.prototype key',
+      request: () =>
+        beat(
+          `{"constructor":{"prototype":{"admin":true}},${JSON.stringify({ ...existing(), sequence: 6 }).slice(1)}`,
+          { name: 'node-x' },
+        ),
+      status: 400,
+      code: 'INVALID_JSON',
+    },
+    {
       name: 'an extra field',
       request: () => beat({ ...existing(), sequence: 6, privileged: true }),
       status: 422,
@@ -304,5 +343,65 @@ describe('GET /v1/nodes and cordon', () => {
     });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().code).toBe('NODE_NOT_FOUND');
+  });
+});
+
+describe('heartbeat logging', () => {
+  /** The orchestrator app logging at `level` into an array of parsed lines. */
+  async function appLoggingAt(level: string) {
+    const lines: { level: number; msg: string }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    const store = new MemoryStore();
+    const app = await buildOrchestratorApp({
+      store,
+      clock,
+      keyRing: new SigningKeyRing([await generateSigningKey(Date.now())]),
+      config: { ...orchestratorConfigDefaults, fleetJoinSecrets: { local: localFleetSecret } },
+      logger: pino({ level }, sink),
+      metrics: createOrchestratorMetrics(),
+    });
+    await app.ready();
+    return { app, store, lines };
+  }
+
+  it('writes no line per accepted or stale beat at info, and still logs a failing one', async () => {
+    const { app, store, lines } = await appLoggingAt('info');
+    try {
+      const first = aHeartbeat({ nodeName: 'quiet-1', sequence: 2 });
+      expect((await app.inject(beat(first))).statusCode).toBe(200);
+      expect((await app.inject(beat({ ...first, sequence: 1 }))).json()).toEqual({ accepted: false });
+      expect(lines).toEqual([]);
+
+      await store.close();
+      const failed = await app.inject(beat({ ...first, sequence: 3 }));
+      expect(failed.statusCode).toBe(503);
+      expect(lines.map((line) => [line.level, line.msg])).toEqual([[40, 'store unavailable']]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('writes the access lines and ignored stale beats at debug', async () => {
+    const { app, store, lines } = await appLoggingAt('debug');
+    try {
+      const first = aHeartbeat({ nodeName: 'loud-1', sequence: 2 });
+      expect((await app.inject(beat(first))).statusCode).toBe(200);
+      expect((await app.inject(beat({ ...first, sequence: 1 }))).statusCode).toBe(200);
+      expect(lines.map((line) => line.msg)).toEqual([
+        'incoming request',
+        'request completed',
+        'incoming request',
+        'stale heartbeat ignored',
+        'request completed',
+      ]);
+    } finally {
+      await app.close();
+      await store.close();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   cookieValues,
@@ -49,5 +50,65 @@ describe('cookie header handling', () => {
     expect(isAllowedUpstreamSetCookie('__host-CodeYard=x')).toBe(false);
     expect(isAllowedUpstreamSetCookie('pref=1; Path=/; domain=example.com')).toBe(false);
     expect(isAllowedUpstreamSetCookie('pref=1; Path=/; HttpOnly')).toBe(true);
+  });
+});
+
+/** The plain split-into-pairs readings the index-based ones must agree with. */
+function referenceCookieValues(header: string, name: string): string[] {
+  const values: string[] = [];
+  for (const pair of header.split(';')) {
+    const equals = pair.indexOf('=');
+    if (equals !== -1 && pair.slice(0, equals).trim() === name) values.push(pair.slice(equals + 1).trim());
+  }
+  return values;
+}
+
+function referenceWithoutProxyCookies(header: string): string | undefined {
+  if (!header.toLowerCase().includes('codeyard')) return header;
+  const kept = header
+    .split(';')
+    .filter((pair) => {
+      const lower = pair
+        .slice(0, Math.max(0, pair.indexOf('=')))
+        .trim()
+        .toLowerCase();
+      return !lower.startsWith('codeyard') && !lower.startsWith('__host-codeyard');
+    })
+    .map((pair) => pair.trim())
+    .filter((pair) => pair.length > 0);
+  return kept.length > 0 ? kept.join('; ') : undefined;
+}
+
+describe('cookie header parsing agrees with splitting into pairs', () => {
+  const piece = fc.constantFrom(
+    'codeyard_session_x',
+    'codeyard_session_xy',
+    '__Host-codeyard_session',
+    'CodeYard',
+    'a',
+    '=',
+    ';',
+    ' ',
+    '\t',
+    'v1.abc',
+  );
+  const header = fc.array(piece, { maxLength: 16 }).map((pieces) => pieces.join(''));
+
+  it('finds the same values under a name', () => {
+    fc.assert(
+      fc.property(header, (text) => {
+        expect(cookieValues(text, 'codeyard_session_x')).toEqual(
+          referenceCookieValues(text, 'codeyard_session_x'),
+        );
+      }),
+    );
+  });
+
+  it("keeps the same cookies when removing the proxy's", () => {
+    fc.assert(
+      fc.property(header, (text) => {
+        expect(withoutProxyCookies(text)).toEqual(referenceWithoutProxyCookies(text));
+      }),
+    );
   });
 });

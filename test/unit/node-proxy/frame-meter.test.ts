@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClientFrameMeter } from '../../../src/node-proxy/frame-meter.js';
 
@@ -72,5 +73,37 @@ describe('ClientFrameMeter', () => {
       { opcode: 2, payloadBytes: 4, compressed: true },
       { opcode: 9, payloadBytes: 0, compressed: false },
     ]);
+  });
+
+  it('sees the same frames whatever the chunking, headers split or whole', () => {
+    const frame = fc.record({
+      opcode: fc.constantFrom(0x0, 0x1, 0x2, 0x8, 0x9, 0xa),
+      payloadBytes: fc.oneof(fc.integer({ min: 0, max: 140 }), fc.integer({ min: 65_530, max: 65_540 })),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(frame, { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 1, max: 20 }),
+        (frames, cut) => {
+          const stream = Buffer.concat(frames.map((f) => clientFrame(f.opcode, f.payloadBytes)));
+          const seen: { opcode: number; payloadBytes: number }[] = [];
+          const meter = new ClientFrameMeter(51, (f) =>
+            seen.push({ opcode: f.opcode, payloadBytes: f.payloadBytes }),
+          );
+          let counted = 0;
+          // Chunks of varying sizes, so headers land whole, split and at chunk starts.
+          for (
+            let offset = 0, size = cut;
+            offset < stream.length;
+            offset += size, size = ((size * 7) % 23) + 1
+          ) {
+            counted += meter.push(stream.subarray(offset, offset + size));
+          }
+          expect(seen).toEqual(frames);
+          expect(counted).toBe(frames.filter((f) => f.opcode < 0x8 && f.payloadBytes >= 51).length);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

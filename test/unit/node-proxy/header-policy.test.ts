@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   downstreamResponseHeaders,
   serializeHeaders,
+  upstreamRequestHeaderLines,
   upstreamRequestHeaders,
 } from '../../../src/node-proxy/header-policy.js';
 
@@ -66,7 +67,93 @@ describe('upstreamRequestHeaders', () => {
   });
 });
 
+describe('upstreamRequestHeaderLines', () => {
+  const sortedLines = (head: string) => head.split('\r\n').filter(Boolean).sort();
+  const cases: Record<string, string[]> = {
+    'a browser request': [
+      'Host',
+      'alpha.node.example',
+      'User-Agent',
+      'Mozilla/5.0',
+      'Accept',
+      'text/html',
+      'Cookie',
+      'a=1; codeyard_session_alpha=s; b=2',
+      'Connection',
+      'keep-alive',
+    ],
+    'hop-by-hop, identity and proxy cookies only': [
+      'Host',
+      'evil.example',
+      'Keep-Alive',
+      'timeout=5',
+      'Transfer-Encoding',
+      'chunked',
+      'Proxy-Authorization',
+      'Basic x',
+      'X-Forwarded-For',
+      '10.0.0.1',
+      'Forwarded',
+      'for=10.0.0.1',
+      'X-Codeyard-User',
+      'root',
+      'Cookie',
+      'codeyard_session_alpha=s',
+    ],
+    'a Connection header naming a later header': [
+      'X-Private',
+      '1',
+      'Connection',
+      'close, X-Private, X-Other',
+      'X-Other',
+      '2',
+      'Accept',
+      'a',
+      'Accept',
+      'b',
+      'Cookie',
+      'a=1',
+      'Cookie',
+      'b=2',
+    ],
+  };
+  for (const [name, rawHeaders] of Object.entries(cases)) {
+    it(`writes the same header lines as the header object for ${name}`, () => {
+      for (const ctx of [context, { ...context, publicPrefix: '/cs/alpha' }]) {
+        expect(sortedLines(upstreamRequestHeaderLines(rawHeaders, ctx))).toEqual(
+          sortedLines(serializeHeaders(upstreamRequestHeaders(rawHeaders, ctx))),
+        );
+      }
+    });
+  }
+
+  it('never lets a client-sent X-Forwarded-* or Host through, and ends every line with CRLF', () => {
+    const head = upstreamRequestHeaderLines(
+      ['Host', 'evil.example', 'X-Forwarded-Host', 'evil.example', 'X-Forwarded-Proto', 'http', 'X-A', '1'],
+      context,
+    );
+    expect(head).toBe(
+      'x-a: 1\r\nhost: alpha.node.example\r\nx-forwarded-for: 192.0.2.7\r\n' +
+        'x-forwarded-proto: https\r\nx-forwarded-host: alpha.node.example\r\n',
+    );
+  });
+});
+
 describe('downstreamResponseHeaders', () => {
+  it('replaces every Content-Length with the one it is given', () => {
+    expect(
+      downstreamResponseHeaders(['Content-Length', '5', 'X-A', '1', 'content-length', '5'], {
+        contentLength: 5,
+      }),
+    ).toEqual(['X-A', '1', 'Content-Length', '5']);
+  });
+
+  it('drops the headers a Connection header names, wherever they stand', () => {
+    expect(
+      downstreamResponseHeaders(['X-Private', '1', 'Connection', 'keep-alive, x-private', 'X-A', '2']),
+    ).toEqual(['X-A', '2']);
+  });
+
   it('keeps duplicates, drops hop-by-hop headers and filters Set-Cookie', () => {
     expect(
       downstreamResponseHeaders([

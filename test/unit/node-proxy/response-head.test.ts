@@ -114,6 +114,29 @@ describe('parseResponseHead', () => {
     }
   });
 
+  it('trims blanks around values and keeps empty values, tabs inside values and obs-text', () => {
+    expect(parse('HTTP/1.1 200 OK\r\nX-A: \t a\tb \t\r\nX-Empty:\r\nX-Latin: caf\xe9\r\n\r\n')).toMatchObject(
+      {
+        kind: 'head',
+        rawHeaders: ['X-A', 'a\tb', 'X-Empty', '', 'X-Latin', 'caf\xe9'],
+        framing: { kind: 'close' },
+      },
+    );
+  });
+
+  it('refuses control characters and bare CR or LF anywhere in the head, the status line included', () => {
+    for (const bad of [
+      'HTTP/1.1 200 O\x01K\r\n\r\n',
+      'HTTP/1.1 200 OK\nX-A: 1\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nX-A: 1\x7f\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nX\x0bA: 1\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nX-A: 1\r\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nX-\xe9: 1\r\n\r\n',
+    ]) {
+      expect(parse(bad), JSON.stringify(bad)).toMatchObject({ kind: 'invalid' });
+    }
+  });
+
   it(`refuses a head larger than ${maxResponseHeadBytes} bytes, complete or not`, () => {
     const big = `HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(maxResponseHeadBytes)}`;
     expect(parse(big)).toMatchObject({ kind: 'invalid' });

@@ -3,7 +3,8 @@ import type { FleetDescription, FleetProvider } from '../../../src/fleet/fleet-p
 import { CodeyardError } from '../../../src/model/errors.js';
 import type { Heartbeat } from '../../../src/model/node.js';
 import { SimulatedClock } from '../../../src/reconciler/clock.js';
-import { Controller, controllerTimingDefaults } from '../../../src/reconciler/controller.js';
+import { Controller } from '../../../src/reconciler/controller.js';
+import { controllerTimingDefaults } from '../../../src/reconciler/controller-options.js';
 import { Fencer } from '../../../src/reconciler/fencer.js';
 import { processNext } from '../../../src/reconciler/reconcile-result.js';
 import { startReconciler } from '../../../src/reconciler/start-reconciler.js';

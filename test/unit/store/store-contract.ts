@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Codespace } from '../../../src/model/codespace.js';
 import { CodeyardError, type ErrorCode } from '../../../src/model/errors.js';
 import type { WatchEvent } from '../../../src/model/events.js';
-import type { Store } from '../../../src/store/store.js';
+import type { Store, WatchSubscription } from '../../../src/store/store.js';
 import { aCodespace, aHeartbeat } from '../../support/fixtures.js';
 
 export interface StoreFactoryOptions {
@@ -679,6 +679,129 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe('push subscription', () => {
+      const subscriptions: WatchSubscription[] = [];
+      afterEach(() => {
+        for (const subscription of subscriptions.splice(0)) subscription.close();
+      });
+
+      function subscribe(
+        store: Store,
+        options: { fromResourceVersion: number; bufferLimit?: number },
+      ): PushRecorder {
+        const recorder = new PushRecorder();
+        const subscription = store.subscribeCodespaceEvents({
+          ...options,
+          onEvents: (events) => recorder.onEvents(events),
+          onEnd: (error) => recorder.onEnd(error),
+        });
+        recorder.subscription = subscription;
+        subscriptions.push(subscription);
+        return recorder;
+      }
+
+      it('hands every change to a subscriber exactly once and in order, history first, then live', async () => {
+        const store = await open();
+        for (let index = 0; index < 3; index += 1) await store.createCodespace(aCodespace(), quota);
+        const recorder = subscribe(store, { fromResourceVersion: 0 });
+        await recorder.until(3);
+        const writing = (async () => {
+          for (let index = 0; index < 30; index += 1) await store.createCodespace(aCodespace(), quota);
+        })();
+        await Promise.all(Array.from({ length: 10 }, () => store.createCodespace(aCodespace(), quota)));
+        await writing;
+        await recorder.until(43);
+        expect(recorder.versions()).toEqual(Array.from({ length: 43 }, (_, index) => index + 1));
+        expect(recorder.batches.every((batch) => batch.length > 0 && Object.isFrozen(batch))).toBe(true);
+        const last = recorder.batches.at(-1)!.at(-1)!;
+        expect(last.object).toEqual(await store.getCodespace(last.object.metadata.name));
+        expect(recorder.ended).toBe(false);
+      });
+
+      it('resumes a subscription from a middle version', async () => {
+        const store = await open();
+        for (let index = 0; index < 6; index += 1) await store.createCodespace(aCodespace(), quota);
+        const recorder = subscribe(store, { fromResourceVersion: 4 });
+        await recorder.until(2);
+        await store.createCodespace(aCodespace(), quota);
+        await recorder.until(3);
+        expect(recorder.versions()).toEqual([5, 6, 7]);
+      });
+
+      it('ends a subscription from a compacted version with RESOURCE_VERSION_TOO_OLD and delivers nothing', async () => {
+        const store = await open({ historyLimit: 10 });
+        for (let index = 0; index < 150; index += 1) await store.createCodespace(aCodespace(), quota);
+        const recorder = subscribe(store, { fromResourceVersion: 0 });
+        const error = await recorder.endedWith();
+        expect(error).toBeInstanceOf(CodeyardError);
+        expect(error!.code).toBe('RESOURCE_VERSION_TOO_OLD');
+        expect(recorder.versions()).toEqual([]);
+        const recent = subscribe(store, { fromResourceVersion: 147 });
+        await recent.until(3);
+        expect(recent.versions()).toEqual([148, 149, 150]);
+      });
+
+      it('stops delivering after close(), also when it is called from inside onEvents, and never calls onEnd', async () => {
+        const store = await open();
+        const closedOutside = subscribe(store, { fromResourceVersion: 0 });
+        const closedInside = subscribe(store, { fromResourceVersion: 0 });
+        const watching = subscribe(store, { fromResourceVersion: 0 });
+        closedInside.closeAfter = 2;
+        await store.createCodespace(aCodespace(), quota);
+        await closedOutside.until(1);
+        closedOutside.subscription!.close();
+        await Promise.all(Array.from({ length: 3 }, () => store.createCodespace(aCodespace(), quota)));
+        await store.createCodespace(aCodespace(), quota);
+        await store.createCodespace(aCodespace(), quota);
+        await watching.until(6);
+        expect(closedOutside.versions()).toEqual([1]);
+        expect(closedInside.versions().length).toBeGreaterThanOrEqual(2);
+        expect(closedInside.versions().length).toBeLessThanOrEqual(4);
+        expect(closedInside.versions()).toEqual([1, 2, 3, 4].slice(0, closedInside.versions().length));
+        expect(closedOutside.ended || closedInside.ended).toBe(false);
+      });
+
+      it('keeps delivering to every other subscriber when one onEvents throws, and ends that one with INTERNAL', async () => {
+        const store = await open();
+        const failing = subscribe(store, { fromResourceVersion: 0 });
+        failing.throwAfter = 2;
+        const others = Array.from({ length: 3 }, () => subscribe(store, { fromResourceVersion: 0 }));
+        await store.createCodespace(aCodespace(), quota);
+        for (const each of [failing, ...others]) await each.until(1);
+        for (let index = 0; index < 4; index += 1) await store.createCodespace(aCodespace(), quota);
+        for (const other of others) {
+          await other.until(5);
+          expect(other.versions()).toEqual([1, 2, 3, 4, 5]);
+        }
+        const error = await failing.endedWith();
+        expect(error!.code).toBe('INTERNAL');
+        expect((error!.cause as Error).message).toBe('consumer failed');
+        // Nothing more after the batch it threw on.
+        expect(failing.batches).toHaveLength(2);
+        expect(failing.versions()[1]).toBe(2);
+      });
+
+      it('holds events for a paused subscriber, hands them over on resume(), and cuts it off past bufferLimit', async () => {
+        const store = await open();
+        const recorder = subscribe(store, { fromResourceVersion: 0, bufferLimit: 5 });
+        const watching = subscribe(store, { fromResourceVersion: 0 });
+        await store.createCodespace(aCodespace(), quota);
+        await recorder.until(1);
+        recorder.subscription!.pause();
+        for (let index = 0; index < 3; index += 1) await store.createCodespace(aCodespace(), quota);
+        await watching.until(4);
+        expect(recorder.versions()).toEqual([1]);
+        recorder.subscription!.resume();
+        // What was held is handed over inside resume() itself.
+        expect(recorder.versions()).toEqual([1, 2, 3, 4]);
+        recorder.subscription!.pause();
+        for (let index = 0; index < 10; index += 1) await store.createCodespace(aCodespace(), quota);
+        expect(await recorder.endedWith()).toBeUndefined();
+        await watching.until(14);
+        expect(recorder.versions()).toEqual([1, 2, 3, 4]);
+      });
+    });
+
     describe('nodes', () => {
       it('accepts only newer sequences within a boot and starts afresh on a new boot', async () => {
         const store = await open();
@@ -818,4 +941,71 @@ export function storeContract(name: string, factory: StoreFactory): void {
       await expect(store.ping()).resolves.toBeUndefined();
     });
   });
+}
+
+/** Records what a push subscription hands over, and lets a test wait for it. */
+class PushRecorder {
+  readonly batches: (readonly WatchEvent[])[] = [];
+  subscription: WatchSubscription | undefined;
+  ended = false;
+  /** Close the subscription from inside onEvents once this many events arrived. */
+  closeAfter = Number.POSITIVE_INFINITY;
+  /** Throw from onEvents once this many events arrived. */
+  throwAfter = Number.POSITIVE_INFINITY;
+  private error: CodeyardError | undefined;
+  private readonly waiters: (() => void)[] = [];
+
+  onEvents(events: readonly WatchEvent[]): void {
+    this.batches.push(events);
+    this.wake();
+    const count = this.versions().length;
+    if (count >= this.closeAfter) this.subscription!.close();
+    if (count >= this.throwAfter) throw new Error('consumer failed');
+  }
+
+  onEnd(error: CodeyardError | undefined): void {
+    this.ended = true;
+    this.error = error;
+    this.wake();
+  }
+
+  versions(): number[] {
+    return this.batches.flat().map((event) => event.resourceVersion);
+  }
+
+  /** Resolves once `count` events arrived; fails if the subscription ends first or after `timeoutMs`. */
+  async until(count: number, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.versions().length < count) {
+      if (this.ended)
+        throw new Error(`subscription ended after ${this.versions().length} of ${count} events`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out after ${this.versions().length} of ${count} events`);
+      await this.next(deadline);
+    }
+  }
+
+  /** Resolves with onEnd's error once the subscription ended by itself. */
+  async endedWith(timeoutMs = 10_000): Promise<CodeyardError | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.ended) {
+      if (Date.now() > deadline) throw new Error('subscription did not end');
+      await this.next(deadline);
+    }
+    return this.error;
+  }
+
+  private next(deadline: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, Math.max(deadline - Date.now(), 0) + 1);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private wake(): void {
+    for (const waiter of this.waiters.splice(0)) waiter();
+  }
 }

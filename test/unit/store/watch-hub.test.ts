@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CodeyardError } from '../../../src/model/errors.js';
 import type { WatchEvent } from '../../../src/model/events.js';
+import { watchBatchEventsMax, type WatchSubscriptionOptions } from '../../../src/store/store.js';
 import { WatchHub, type WatchSource } from '../../../src/store/watch-hub.js';
 import { aCodespace } from '../../support/fixtures.js';
 import { takeEvents } from './store-contract.js';
@@ -251,6 +252,23 @@ describe('WatchHub batches', () => {
     await hub.close();
   });
 
+  it('answers next() calls made before the previous one settled, in order, each with its own batch', async () => {
+    const source = new ScriptedSource();
+    const hub = new WatchHub(source);
+    const controller = new AbortController();
+    const iterator = iterateBatches(hub, { fromResourceVersion: 0, signal: controller.signal });
+    const pending = [iterator.next(), iterator.next(), iterator.next()];
+    await settle();
+    source.deliver!(source.append(2));
+    source.deliver!(source.append(1));
+    const [first, second] = await Promise.all(pending.slice(0, 2));
+    expect(first!.value!.map((event) => event.resourceVersion)).toEqual([1, 2]);
+    expect(second!.value!.map((event) => event.resourceVersion)).toEqual([3]);
+    controller.abort();
+    expect((await pending[2]!).done).toBe(true);
+    await hub.close();
+  });
+
   it('reports RESOURCE_VERSION_TOO_OLD on the first step and detaches on return()', async () => {
     const source = new ScriptedSource();
     source.append(3);
@@ -272,5 +290,134 @@ describe('WatchHub batches', () => {
     expect((await pending).done).toBe(true);
     controller.abort();
     await hub.close();
+  });
+});
+
+/** A push subscriber that records its batches and how it ended. */
+function recordingSubscriber(
+  overrides: Partial<WatchSubscriptionOptions> = {},
+): WatchSubscriptionOptions & { batches: (readonly WatchEvent[])[]; ends: (CodeyardError | undefined)[] } {
+  const batches: (readonly WatchEvent[])[] = [];
+  const ends: (CodeyardError | undefined)[] = [];
+  return {
+    fromResourceVersion: 0,
+    onEvents: (events) => batches.push(events),
+    onEnd: (error) => ends.push(error),
+    ...overrides,
+    batches,
+    ends,
+  };
+}
+
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 10));
+
+describe('WatchHub push subscriptions', () => {
+  it('hands every subscriber that keeps up the very array of a live delivery, before deliver returns', async () => {
+    const source = new ScriptedSource();
+    const hub = new WatchHub(source);
+    const subscribers = Array.from({ length: 3 }, () => recordingSubscriber());
+    const subscriptions = subscribers.map((subscriber) => hub.subscribe(subscriber));
+    await settle();
+    const delivered = source.append(4);
+    source.deliver!(delivered);
+    for (const subscriber of subscribers) {
+      expect(subscriber.batches).toHaveLength(1);
+      expect(subscriber.batches[0]).toBe(delivered);
+    }
+    expect(Object.isFrozen(delivered)).toBe(true);
+    expect(hub.heldEventCount).toBe(0);
+    subscriptions.forEach((subscription) => subscription.close());
+    expect(hub.watcherCount).toBe(0);
+    expect(subscribers.every((subscriber) => subscriber.ends.length === 0)).toBe(true);
+    await hub.close();
+  });
+
+  it('finishes a delivery to every subscriber before one that a subscriber caused while handling it', async () => {
+    const source = new ScriptedSource();
+    const hub = new WatchHub(source);
+    const order: string[] = [];
+    let wrote = false;
+    const writer = recordingSubscriber({
+      onEvents: (events) => {
+        order.push(`writer ${events[0]!.resourceVersion}`);
+        if (!wrote) {
+          wrote = true;
+          // An in-process write from inside a callback delivers again, re-entering the hub.
+          source.deliver!(source.append(1));
+        }
+      },
+    });
+    const reader = recordingSubscriber({
+      onEvents: (events) => order.push(`reader ${events[0]!.resourceVersion}`),
+    });
+    hub.subscribe(writer);
+    hub.subscribe(reader);
+    await settle();
+    source.deliver!(source.append(1));
+    expect(order).toEqual(['writer 1', 'reader 1', 'writer 2', 'reader 2']);
+    await hub.close();
+  });
+
+  it('catches a subscriber up from history even when it is paused and resumed before it attached', async () => {
+    const source = new ScriptedSource();
+    source.append(5);
+    const hub = new WatchHub(source);
+    const subscriber = recordingSubscriber({ fromResourceVersion: 1 });
+    const subscription = hub.subscribe(subscriber);
+    subscription.pause();
+    subscription.resume();
+    await settle();
+    source.deliver!(source.append(1));
+    expect(subscriber.batches.flat().map((event) => event.resourceVersion)).toEqual([2, 3, 4, 5, 6]);
+    await hub.close();
+  });
+
+  it('splits a delivery larger than watchBatchEventsMax into batches of at most that many, in order', async () => {
+    const source = new ScriptedSource();
+    const hub = new WatchHub(source);
+    const subscriber = recordingSubscriber();
+    hub.subscribe(subscriber);
+    await settle();
+    source.deliver!(source.append(watchBatchEventsMax + 5));
+    expect(subscriber.batches.map((batch) => batch.length)).toEqual([watchBatchEventsMax, 5]);
+    expect(subscriber.batches.flat().map((event) => event.resourceVersion)).toEqual(
+      Array.from({ length: watchBatchEventsMax + 5 }, (_, index) => index + 1),
+    );
+    await hub.close();
+  });
+
+  it('cuts off a paused subscriber past its bufferLimit with onEnd(undefined) and keeps no log for it', async () => {
+    const source = new ScriptedSource();
+    const hub = new WatchHub(source);
+    const subscriber = recordingSubscriber({ bufferLimit: 5 });
+    const subscription = hub.subscribe(subscriber);
+    await settle();
+    source.deliver!(source.append(1));
+    subscription.pause();
+    for (let index = 0; index < 5; index += 1) source.deliver!(source.append(1));
+    expect(hub.heldEventCount).toBe(5);
+    expect(subscriber.ends).toEqual([]);
+    source.deliver!(source.append(1));
+    expect(subscriber.ends).toEqual([undefined]);
+    expect(hub.watcherCount).toBe(0);
+    expect(hub.heldEventCount).toBe(0);
+    expect(subscriber.batches.flat().map((event) => event.resourceVersion)).toEqual([1]);
+    await hub.close();
+  });
+
+  it('reports a feed that cannot start through onEnd, and ends every subscriber when the hub closes', async () => {
+    const source = new ScriptedSource();
+    source.startFailures = 1;
+    const hub = new WatchHub(source);
+    const failed = recordingSubscriber();
+    hub.subscribe(failed);
+    await settle();
+    expect(failed.ends.map((error) => error?.code)).toEqual(['STORE_UNAVAILABLE']);
+    const live = recordingSubscriber();
+    hub.subscribe(live);
+    await settle();
+    expect(hub.watcherCount).toBe(1);
+    await hub.close();
+    expect(live.ends).toEqual([undefined]);
   });
 });
