@@ -5,7 +5,6 @@ import { Controller } from '../../src/reconciler/controller.js';
 import { Fencer } from '../../src/reconciler/fencer.js';
 import type { RedisStore } from '../../src/store/redis/redis-store.js';
 import type { Store } from '../../src/store/store.js';
-import { processCpuMs } from '../lib/process-cpu.js';
 import type { CommandCounter } from './command-counter.js';
 import { nodeName, slotsPerNode } from './fleet-fixtures.js';
 import { NullAgentClient } from './null-agent-client.js';
@@ -219,11 +218,13 @@ export class PlacementBench {
     const fillStartPct = this.fillPct;
     const before = this.counter.snapshot();
     const scheduledBefore = this.scheduledWrites;
-    const cpuBefore = processCpuMs(process.pid);
+    // In-process, so getrusage's microseconds rather than /proc's 10 ms ticks (a window is ~65 ms).
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     const reached = await work();
     const elapsedMs = performance.now() - started;
-    const cpuMs = processCpuMs(process.pid) - cpuBefore;
+    const cpuUsed = process.cpuUsage(cpuBefore);
+    const cpuMs = (cpuUsed.user + cpuUsed.system) / 1000;
     const after_ = this.counter.snapshot();
     const placements = contender === 'ours' ? reached - scheduledBefore : reached;
     if (placements !== expected) {

@@ -38,8 +38,12 @@ export function removeCondition(conditions: Condition[], type: ConditionType): v
   if (index >= 0) conditions.splice(index, 1);
 }
 
+/** The last conversion: a busy controller plans many keys within one millisecond. */
+let lastIso = { ms: Number.NaN, iso: '' };
+
 export function isoAt(ms: number): string {
-  return new Date(ms).toISOString();
+  if (ms !== lastIso.ms) lastIso = { ms, iso: new Date(ms).toISOString() };
+  return lastIso.iso;
 }
 
 /** Whole seconds for messages people read ("within 120 s"). */

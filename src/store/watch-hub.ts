@@ -13,7 +13,7 @@ import { watchBatchIterable, watchEventIterable } from './watch-iterators.js';
 
 /**
  * Where a store's events come from: retained history, and one live feed per store.
- * `MemoryStore` pushes from its writes; `RedisStore` runs one `XREAD BLOCK` connection.
+ * `MemoryStore` pushes from its writes; `RedisStore` from one pub/sub subscription backed by its stream.
  */
 export interface WatchSource {
   /**

@@ -189,7 +189,7 @@ describe('RedisStore layout on a real redis-server', () => {
     }
   });
 
-  it('serves many watchers from one XREAD connection', async () => {
+  it('serves many watchers from one subscriber connection', async () => {
     server = await startRedisServer();
     const store = await RedisStore.connect({ url: server.url });
     stores.push(store);
@@ -204,9 +204,10 @@ describe('RedisStore layout on a real redis-server', () => {
     const probe = new Redis(server.url);
     try {
       const clients = ((await probe.client('LIST')) as string).trim().split('\n');
-      // The store's command connection, its one watch connection, and this probe.
+      // The store's command connection, its one subscriber connection, and this probe.
       expect(clients).toHaveLength(3);
-      expect(clients.filter((line) => line.includes('cmd=xread'))).toHaveLength(1);
+      expect(clients.filter((line) => line.includes('cmd=subscribe'))).toHaveLength(1);
+      expect(clients.filter((line) => line.includes('sub=1'))).toHaveLength(1);
     } finally {
       probe.disconnect();
     }

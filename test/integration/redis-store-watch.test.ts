@@ -3,7 +3,11 @@
  * replicas at once, and every watcher sees every version exactly once, in order.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { splitAroundResourceVersion } from '../../src/store/redis/codespace-json.js';
+import { storeKeys } from '../../src/store/redis/keys.js';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
 import type { WatchSubscription } from '../../src/store/store.js';
 import { aCodespace } from '../support/fixtures.js';
@@ -121,3 +125,74 @@ describe('RedisStore watch fan-out', () => {
     }
   });
 });
+
+describe('RedisStore watch: changes nobody published', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('still delivers a change a writer did not publish (an older replica), from the stream, in order', async () => {
+    const prefix = `unpublished-${randomUUID()}:`;
+    const watching = await RedisStore.connect({ url: server.url, keyPrefix: prefix, watchBlockMs: 200 });
+    const writer = await RedisStore.connect({ url: server.url, keyPrefix: prefix });
+    const raw = new Redis(server.url);
+    const versions: number[] = [];
+    const subscription = watching.subscribeCodespaceEvents({
+      fromResourceVersion: 0,
+      onEvents: (events) => versions.push(...events.map((event) => event.resourceVersion)),
+      onEnd: () => undefined,
+    });
+    try {
+      const created = await writer.createCodespace(aCodespace({ name: 'quiet' }), { maxPerOwner: 10 });
+      // The update script as an older replica runs it: no channel argument, so nothing published.
+      const keys = storeKeys(prefix);
+      const json = splitAroundResourceVersion({ ...created, spec: { ...created.spec, running: false } });
+      const script = readFileSync(
+        new URL('../../src/store/redis/scripts/update-codespace-4.lua', import.meta.url),
+        'utf8',
+      );
+      const version = await raw.eval(
+        script,
+        4,
+        keys.codespace('quiet'),
+        keys.resourceVersion,
+        keys.events,
+        keys.leaderEpoch,
+        created.metadata.resourceVersion,
+        '',
+        created.metadata.owner,
+        json.before,
+        json.after,
+        '1000',
+      );
+      expect(version).toBe(2);
+      // Found by the quiet-channel check (every 200 ms here) without any later write.
+      await waitUntil(() => versions.length === 2, 10_000);
+      expect(versions).toEqual([1, 2]);
+      // A later published change follows in order.
+      await writer.updateCodespace(
+        { ...created, metadata: { ...created.metadata, resourceVersion: '2' } },
+        { expectedResourceVersion: '2' },
+      );
+      await waitUntil(() => versions.length === 3, 10_000);
+      expect(versions).toEqual([1, 2, 3]);
+    } finally {
+      subscription.close();
+      raw.disconnect();
+      await watching.close();
+      await writer.close();
+    }
+  });
+});
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -37,7 +37,7 @@ export function openCommandConnection(options: ConnectionOptions): Redis {
   return openConnection(options);
 }
 
-/** The one connection that blocks in XREAD: its timeout must outlast the block. */
+/** The one subscriber connection of the watch feed (its commands get the longer timeout). */
 export function openWatchConnection(options: ConnectionOptions & { blockMs: number }): Redis {
   return openConnection({ ...options, commandTimeoutMs: options.blockMs + options.commandTimeoutMs });
 }

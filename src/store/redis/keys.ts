@@ -15,6 +15,12 @@ export interface StoreKeys {
   readonly resourceVersion: string;
   /** Stream: one entry per change, entry id `<resourceVersion>-0`, bounded with MAXLEN ~. */
   readonly events: string;
+  /**
+   * Pub/sub channel (not a key): every change is also published here as `<resourceVersion>
+   * <type> <object JSON>`, so that watchers are pushed changes as they happen; the stream stays
+   * the record they catch up from.
+   */
+  readonly eventsChannel: string;
   /** Hash: `json` (the node record without operator fields), `bootId`, `sequence`, `unschedulable`, `retiredBootIds`. */
   node(name: string): string;
   /** Sorted set, all scores 0: every node name. */
@@ -32,6 +38,7 @@ export function storeKeys(prefix: string = keyPrefixDefault): StoreKeys {
     ownerCodespaces: (owner) => `${prefix}codespaces:owner:${owner}`,
     resourceVersion: `${prefix}codespaces:resource-version`,
     events: `${prefix}codespaces:events`,
+    eventsChannel: `${prefix}codespaces:events:live`,
     node: (name) => `${prefix}node:${name}`,
     nodeNames: `${prefix}nodes:names`,
     leaderLease: `${prefix}leader:lease`,

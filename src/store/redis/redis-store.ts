@@ -48,7 +48,7 @@ export interface RedisStoreOptions {
   connectTimeoutMs?: number;
   /** Reconnect back-off ceiling. */
   reconnectDelayMaxMs?: number;
-  /** How long the watch connection's XREAD blocks per call. */
+  /** A watch channel quiet this long makes the feed check the counter for unpublished changes. */
   watchBlockMs?: number;
   watchReadCountMax?: number;
   watchRetryDelayMs?: number;
@@ -106,7 +106,7 @@ export class RedisStore implements Store {
       blockMs: watchBlockMs,
       readCountMax: options.watchReadCountMax ?? watchReadCountMaxDefault,
       retryDelayMs: options.watchRetryDelayMs ?? watchRetryDelayMsDefault,
-      // A dropped XREAD fails at once too; the follow loop retries from the last version it saw.
+      // A dropped subscriber reconnects by itself; the feed then reads what it missed from the stream.
       openTail: () => openWatchConnection({ ...connection, blockMs: watchBlockMs }),
     });
     this.hub = new WatchHub(source);
@@ -124,7 +124,7 @@ export class RedisStore implements Store {
         this.keys.resourceVersion,
         this.keys.events,
       ],
-      [name, options.maxPerOwner, json.before, json.after, this.historyLimit],
+      [name, options.maxPerOwner, json.before, json.after, this.historyLimit, this.keys.eventsChannel],
       { name, owner, maxPerOwner: options.maxPerOwner },
     );
     return withResourceVersion(codespace, version);
@@ -158,6 +158,7 @@ export class RedisStore implements Store {
         json.before,
         json.after,
         this.historyLimit,
+        this.keys.eventsChannel,
       ],
       { name, expectedResourceVersion: options.expectedResourceVersion, ...fenceContext(options) },
     );
@@ -421,6 +422,7 @@ export class RedisStore implements Store {
         json.before,
         json.after,
         this.historyLimit,
+        this.keys.eventsChannel,
       ],
       { name, expectedResourceVersion: resourceVersion, ...fenceContext(writeOptions) },
     );

@@ -2,8 +2,9 @@ import type { Redis } from 'ioredis';
 import { CodeyardError } from '../../model/errors.js';
 import type { WatchEvent } from '../../model/events.js';
 import type { WatchSource } from '../watch-hub.js';
-import { eventFromStreamEntry, resourceVersionOfStreamId, streamIdAfter } from './codespace-json.js';
+import { eventFromStreamEntry, streamIdAfter } from './codespace-json.js';
 import type { StoreKeys } from './keys.js';
+import { PushedEventFeed } from './pushed-event-feed.js';
 import { toStoreError } from './unavailable.js';
 
 type StreamEntry = [string, string[]];
@@ -11,25 +12,30 @@ type StreamEntry = [string, string[]];
 export interface RedisWatchSourceOptions {
   /** The store's command connection: history reads. */
   commands: Redis;
-  /** Opens the one dedicated connection that blocks in XREAD. */
+  /** Opens the one dedicated subscriber connection. */
   openTail: () => Redis;
   keys: StoreKeys;
-  /** How long one XREAD blocks before it is issued again. */
+  /** A channel quiet this long makes the feed check the counter (a change nobody published). */
   blockMs: number;
-  /** Stream entries taken per XREAD. */
+  /** Stream entries taken per history read (XRANGE) while filling a gap. */
   readCountMax: number;
-  /** Pause after a failed XREAD (Redis down) before the next try. */
+  /** Pause after a failed history read (Redis down) before the next try. */
   retryDelayMs: number;
 }
 
 /**
  * The Redis side of the watch hub: history from XRANGE on the event stream, and one live feed
- * per store from a dedicated connection looping on `XREAD BLOCK` from the last version it saw —
- * so after a Redis restart it resumes exactly where it was (with AOF, nothing committed is lost).
+ * per store from a dedicated subscriber connection. Every write script publishes its change on
+ * the store's channel once it is stored, so changes are pushed to the orchestrator as they happen
+ * (no command per change, as `XREAD` in a loop costs); the stream remains the record that
+ * `PushedEventFeed` fills any gap from — after a reconnect (with AOF nothing committed is lost), a
+ * message that never came, or a writer that does not publish (noticed when the channel has been
+ * quiet for `blockMs` and the counter moved).
  */
 export class RedisWatchSource implements WatchSource {
   private tail: Redis | undefined;
-  private loop: Promise<void> | undefined;
+  private feed: PushedEventFeed | undefined;
+  private quietCheck: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(private readonly options: RedisWatchSourceOptions) {}
@@ -68,101 +74,92 @@ export class RedisWatchSource implements WatchSource {
 
   async start(deliver: (events: readonly WatchEvent[]) => void): Promise<number> {
     this.stopped = false;
+    const { keys, readCountMax, retryDelayMs, blockMs } = this.options;
+    const feed = new PushedEventFeed({
+      readAfter: (after, limit) => this.readAfter(after, limit),
+      readPosition: () => this.readPosition(),
+      deliver,
+      readCountMax,
+      retryDelayMs,
+    });
+    const tail = this.options.openTail();
+    let subscribed = false;
+    tail.on('message', (_channel: string, message: string) => feed.push(message));
+    // After a reconnect (ioredis subscribes again by itself): subscribe once more to know when it
+    // holds, then read what was published while we were away.
+    tail.on('ready', () => {
+      if (!subscribed || this.stopped) return;
+      tail.subscribe(keys.eventsChannel).then(
+        () => feed.catchUp(),
+        () => undefined, // down again: the next 'ready' tries again
+      );
+    });
     let position: number;
     try {
-      position = Number((await this.options.commands.get(this.options.keys.resourceVersion)) ?? '0');
+      // Subscribed before the position is read: nothing published after it can be missed.
+      await whenReady(tail, blockMs);
+      await tail.subscribe(keys.eventsChannel);
+      subscribed = true;
+      position = await this.readPosition();
     } catch (error) {
+      tail.disconnect();
       throw toStoreError(error);
     }
     if (this.stopped) {
+      tail.disconnect();
       throw new CodeyardError('STORE_UNAVAILABLE', 'the store is closed');
     }
-    this.tail = this.options.openTail();
-    this.loop = this.follow(this.tail, position, deliver);
+    this.tail = tail;
+    this.feed = feed;
+    feed.begin(position);
+    let lastActivity = 0;
+    this.quietCheck = setInterval(() => {
+      // Cheap insurance against a change that was never published: one GET per quiet interval.
+      const activity = feed.deliveredCount;
+      if (activity !== lastActivity) {
+        lastActivity = activity;
+        return;
+      }
+      feed.behind().then(
+        (behind) => behind && feed.catchUp(),
+        () => undefined,
+      );
+    }, blockMs);
+    this.quietCheck.unref();
     return position;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.quietCheck !== undefined) clearInterval(this.quietCheck);
+    this.quietCheck = undefined;
+    this.feed?.stop();
     this.tail?.disconnect();
-    await this.loop;
     this.tail = undefined;
-    this.loop = undefined;
+    this.feed = undefined;
   }
 
-  private async follow(
-    tail: Redis,
-    startAfter: number,
-    deliver: (events: readonly WatchEvent[]) => void,
-  ): Promise<void> {
-    const { retryDelayMs } = this.options;
-    let last = startAfter;
-    let reading = this.blockingRead(tail, last);
-    while (!this.stopped) {
-      let reply: [string, StreamEntry[]][] | null;
-      try {
-        reply = await reading;
-      } catch {
-        // Redis is down or restarting: try again from the same version; watchers just wait.
-        if (!this.stopped) {
-          await untilReadyOrDelay(tail, retryDelayMs);
-        }
-        if (!this.stopped) reading = this.blockingRead(tail, last);
-        continue;
-      }
-      const entries = reply?.[0]?.[1];
-      if (entries === undefined || entries.length === 0) {
-        reading = this.blockingRead(tail, last);
-        continue;
-      }
-      last = resourceVersionOfStreamId(entries[entries.length - 1]![0]);
-      // The next read goes out before the fan-out runs: an event written while watchers are
-      // being served is already on its way back when they are done, instead of waiting for a
-      // fresh round trip (what a pub/sub subscriber never waits for).
-      reading = this.blockingRead(tail, last);
-      const events: WatchEvent[] = [];
-      for (const entry of entries) {
-        try {
-          events.push(eventFromStreamEntry(entry));
-        } catch {
-          // A corrupt entry is a missing event: skipping it leaves a gap, and the hub cuts every
-          // watcher off rather than let one skip it silently. The loop itself must never die.
-        }
-      }
-      deliver(events);
+  private async readPosition(): Promise<number> {
+    try {
+      return Number((await this.options.commands.get(this.options.keys.resourceVersion)) ?? '0');
+    } catch (error) {
+      throw toStoreError(error);
     }
-  }
-
-  /** One blocking read of the entries after `last`; a rejection is handled where it is awaited. */
-  private blockingRead(tail: Redis, last: number): Promise<[string, StreamEntry[]][] | null> {
-    const { keys, blockMs, readCountMax } = this.options;
-    const reading = tail.xread(
-      'COUNT',
-      readCountMax,
-      'BLOCK',
-      blockMs,
-      'STREAMS',
-      keys.events,
-      `${last}-0`,
-    ) as Promise<[string, StreamEntry[]][] | null>;
-    // Awaited on the next turn of the loop, if there is one: a read still in flight when the
-    // source stops is rejected by the disconnect, and nobody is left to care.
-    reading.catch(() => undefined);
-    return reading;
   }
 }
 
-/** Resumes as soon as the connection is (back) up, or after `delayMs` whatever happens. */
-function untilReadyOrDelay(connection: Redis, delayMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
+/** Resolves once the connection is up (the store's connections queue nothing while they are not). */
+function whenReady(connection: Redis, timeoutMs: number): Promise<void> {
+  if (connection.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onReady = (): void => {
       clearTimeout(timer);
-      connection.off('ready', done);
       resolve();
     };
-    const timer = setTimeout(done, delayMs);
-    if (connection.status !== 'ready') {
-      connection.once('ready', done);
-    }
+    const timer = setTimeout(() => {
+      connection.off('ready', onReady);
+      reject(new CodeyardError('STORE_UNAVAILABLE', `no connection to Redis within ${timeoutMs} ms`));
+    }, timeoutMs);
+    connection.once('ready', onReady);
   });
 }

@@ -755,9 +755,15 @@ export function storeContract(name: string, factory: StoreFactory): void {
         await store.createCodespace(aCodespace(), quota);
         await watching.until(6);
         expect(closedOutside.versions()).toEqual([1]);
-        expect(closedInside.versions().length).toBeGreaterThanOrEqual(2);
-        expect(closedInside.versions().length).toBeLessThanOrEqual(4);
-        expect(closedInside.versions()).toEqual([1, 2, 3, 4].slice(0, closedInside.versions().length));
+        // Closed inside the batch that brought its second event (how many events that batch
+        // carried depends on how they were read): no call after that one.
+        const received = closedInside.batches.map((batch) => batch.length);
+        const closingBatch = received.findIndex(
+          (_, i) => received.slice(0, i + 1).reduce((a, b) => a + b) >= 2,
+        );
+        expect(closingBatch).toBeGreaterThanOrEqual(0);
+        expect(closedInside.batches).toHaveLength(closingBatch + 1);
+        expect(closedInside.versions()).toEqual([1, 2, 3, 4, 5, 6].slice(0, closedInside.versions().length));
         expect(closedOutside.ended || closedInside.ended).toBe(false);
       });
 

@@ -14,6 +14,7 @@
     ARGV[3] object JSON before the resourceVersion value
     ARGV[4] object JSON after the resourceVersion value
     ARGV[5] events retained (MAXLEN ~)
+    ARGV[6] channel the event is also published on ('' for none)
 
   Output:
     the new resourceVersion (> 0)
@@ -34,4 +35,8 @@ redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], rv .. '-0', 't', 'ADDED', 'o
 redis.call('SET', KEYS[1], json)
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
+-- Published last, once everything is written: a subscriber may act on it at once.
+if ARGV[6] ~= nil and ARGV[6] ~= '' then
+  redis.call('PUBLISH', ARGV[6], rv .. ' ADDED ' .. json)
+end
 return rv

@@ -18,6 +18,7 @@
     ARGV[5] last-state JSON before the resourceVersion value
     ARGV[6] last-state JSON after the resourceVersion value
     ARGV[7] events retained (MAXLEN ~)
+    ARGV[8] channel the event is also published on ('' for none)
 
   Output:
     the new resourceVersion (> 0)
@@ -47,4 +48,8 @@ redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], rv .. '-0', 't', 'DELETED', 
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+-- Published last, once everything is written: a subscriber may act on it at once.
+if ARGV[8] ~= nil and ARGV[8] ~= '' then
+  redis.call('PUBLISH', ARGV[8], rv .. ' DELETED ' .. json)
+end
 return rv

@@ -14,6 +14,7 @@
     ARGV[4] object JSON before the resourceVersion value
     ARGV[5] object JSON after the resourceVersion value
     ARGV[6] events retained (MAXLEN ~)
+    ARGV[7] channel the event is also published on ('' for none)
 
   Output:
     the new resourceVersion (> 0)
@@ -41,4 +42,8 @@ local json = ARGV[4] .. '"' .. rv .. '"' .. ARGV[5]
 -- Event first: if XADD fails, the object is untouched (see create-codespace-5.lua).
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], rv .. '-0', 't', 'MODIFIED', 'o', json)
 redis.call('SET', KEYS[1], json)
+-- Published last, once everything is written: a subscriber may act on it at once.
+if ARGV[7] ~= nil and ARGV[7] ~= '' then
+  redis.call('PUBLISH', ARGV[7], rv .. ' MODIFIED ' .. json)
+end
 return rv
