@@ -23,7 +23,7 @@ import {
   testWorkspaceImage,
   type AgentProcess,
 } from '../../integration/node-agent-support.js';
-import { ApiClient } from '../../support/e2e-api.js';
+import { ApiClient, waitFor } from '../../support/e2e-api.js';
 import { OrchestratorProcess } from '../../support/e2e-orchestrator-process.js';
 import { startRedisServer, type RedisServer } from '../../support/redis-server.js';
 import { spawnNodeProxy, type NodeProxyProcess } from './heartbeat-node-harness.js';
@@ -33,6 +33,8 @@ export const chaosHeartbeatIntervalMs = 1_000;
 /** Short enough for a test, long enough for a loaded CI machine: several beats must go missing. */
 export const chaosNodeNotReadyAfterMs = 5_000;
 export const proxyActivityReportIntervalMs = 500;
+/** A started agent's first accepted beat: seconds, more on a loaded CI machine. */
+const nodeJoinTimeoutMs = 60_000;
 
 export interface ClusterNodeOptions {
   label: string;
@@ -193,6 +195,17 @@ export async function startHeartbeatCluster(options: {
       },
       close: closeAll,
     };
+    // Started means joined: every node registered and Ready before a scenario begins, so that a
+    // monitor sampling from the first second never mistakes a slow first beat for a fault.
+    for (const node of nodes) {
+      await waitFor(
+        `${node.name} to join`,
+        async () => (isReady(await cluster.node(node.name)) ? true : undefined),
+        {
+          timeoutMs: nodeJoinTimeoutMs,
+        },
+      );
+    }
     return cluster;
   } catch (error) {
     await closeAll();
