@@ -37,8 +37,6 @@ export class ClusterCache {
   private sortedNodeNames: string[] | undefined;
   private readonly views = new Map<string, NodeView>();
   private readonly staleViews = new Set<string>();
-  /** `views` in name order; rebuilt on demand after any view changed. */
-  private viewList: NodeView[] | undefined;
   /** `views` indexed for placement; created on first use, then kept up to date. */
   private placement: PlacementIndex | undefined;
   private nodeSetVersion = 0;
@@ -201,16 +199,10 @@ export class ClusterCache {
     return [...(this.observedByUid.get(uid) ?? [])];
   }
 
-  /** Placement's view of every node with a record, in name order; equal to `nodeViewsFrom` over the cache. */
-  nodeViews(): readonly NodeView[] {
-    this.refreshViews();
-    this.viewList ??= this.recordNames().map((name) => this.views.get(name)!);
-    return this.viewList;
-  }
-
   /**
-   * The same views as `nodeViews()`, indexed for placement (answers without a scan of every node
-   * per placement). A live object: it changes with the cache, so use it synchronously.
+   * Placement's view of every node with a record (equal to `nodeViewsFrom` over the cache),
+   * indexed for placement: answers without a scan of every node per placement. A live object: it
+   * changes with the cache, so use it synchronously.
    */
   placementIndex(): PlacementIndex {
     this.refreshViews();
@@ -237,7 +229,6 @@ export class ClusterCache {
       this.placement?.set(view);
     }
     this.staleViews.clear();
-    this.viewList = undefined;
   }
 
   private assignedCodespaces(nodeName: string): Codespace[] {

@@ -10,6 +10,7 @@ import { splitAroundResourceVersion } from '../../src/store/redis/codespace-json
 import { storeKeys } from '../../src/store/redis/keys.js';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
 import type { WatchSubscription } from '../../src/store/store.js';
+import { waitFor } from '../support/e2e-api.js';
 import { aCodespace } from '../support/fixtures.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
@@ -171,14 +172,18 @@ describe('RedisStore watch: changes nobody published', () => {
       );
       expect(version).toBe(2);
       // Found by the quiet-channel check (every 200 ms here) without any later write.
-      await waitUntil(() => versions.length === 2, 10_000);
+      await waitFor('the unpublished change', async () => (versions.length === 2 ? true : undefined), {
+        timeoutMs: 10_000,
+      });
       expect(versions).toEqual([1, 2]);
       // A later published change follows in order.
       await writer.updateCodespace(
         { ...created, metadata: { ...created.metadata, resourceVersion: '2' } },
         { expectedResourceVersion: '2' },
       );
-      await waitUntil(() => versions.length === 3, 10_000);
+      await waitFor('the published change after it', async () => (versions.length === 3 ? true : undefined), {
+        timeoutMs: 10_000,
+      });
       expect(versions).toEqual([1, 2, 3]);
     } finally {
       subscription.close();
@@ -188,11 +193,3 @@ describe('RedisStore watch: changes nobody published', () => {
     }
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
