@@ -25,6 +25,7 @@ import {
   benchCodespace,
   benchNodeName,
   benchUser,
+  startNginx,
   startNodeProxy,
   startUpstream,
   writeKv,
@@ -38,6 +39,7 @@ const rounds = Number(process.argv[4] ?? 2);
 const busyConnections = 32;
 const forwarder = (process.env.BENCH_FORWARDER ?? 'raw') as 'raw' | 'native' | 'reply-from';
 const baselineRoot = process.env.BENCH_BASELINE_ROOT;
+const withNginx = process.env.BENCH_WITH_NGINX === '1';
 
 /** User and system CPU ms of a process (/proc/<pid>/stat), to see how much of the proxy's time is the kernel's. */
 function userSystemMs(pid: number): [number, number] {
@@ -45,6 +47,15 @@ function userSystemMs(pid: number): [number, number] {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const msPerTick = 1000 / clockTicksPerSecond;
   return [Number(fields[11]) * msPerTick, Number(fields[12]) * msPerTick];
+}
+
+/** Voluntary plus involuntary context switches of a process so far (/proc/<pid>/status). */
+function contextSwitches(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  let total = 0;
+  for (const match of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm))
+    total += Number(match[1]);
+  return total;
 }
 
 async function phase(port: number, path: string, cookie: string, connections: number) {
@@ -91,6 +102,8 @@ async function main(): Promise<void> {
         })
       : undefined;
     if (baseline) suts.push(baseline);
+    const nginx = withNginx ? await startNginx(upstream.port, join(dir, 'nginx')) : undefined;
+    if (nginx) suts.push(nginx);
     const token = await issueAccessToken(ring, {
       user: benchUser,
       codespace: benchCodespace,
@@ -108,6 +121,7 @@ async function main(): Promise<void> {
       { id: 'direct', port: upstream.port, path: '/', pid: proxy.pid },
       { id: forwarder, port: proxy.port, path: proxyPath, pid: proxy.pid },
       ...(baseline ? [{ id: 'baseline', port: baseline.port, path: proxyPath, pid: baseline.pid }] : []),
+      ...(nginx ? [{ id: 'nginx', port: nginx.port, path: '/', pid: nginx.pid }] : []),
     ];
     for (const t of targets) await phase(t.port, t.path, cookie, busyConnections);
     for (let round = 0; round < rounds; round++) {
@@ -117,13 +131,16 @@ async function main(): Promise<void> {
         const p0 = processCpuMs(t.pid);
         const [user0, system0] = userSystemMs(t.pid);
         const u0 = processCpuMs(upstream.pid);
+        const switches0 = [contextSwitches(t.pid), contextSwitches(upstream.pid)];
         const busy = await phase(t.port, t.path, cookie, busyConnections);
         const proxyUs = ((processCpuMs(t.pid) - p0) * 1000) / busy.ops;
         const upUs = ((processCpuMs(upstream.pid) - u0) * 1000) / busy.ops;
         const [user1, system1] = userSystemMs(t.pid);
+        const proxySwitches = (contextSwitches(t.pid) - switches0[0]!) / busy.ops;
+        const upstreamSwitches = (contextSwitches(upstream.pid) - switches0[1]!) / busy.ops;
         const systemShare = (system1 - system0) / Math.max(1, user1 - user0 + system1 - system0);
         console.log(
-          `${kind} r${round} ${t.id}: p50@1 ${one.p50.toFixed(3)} ms, busy ${((busy.ops * 1000) / phaseMs).toFixed(0)}/s errors ${busy.errors + one.errors}, proxy ${proxyUs.toFixed(1)} µs/op, upstream ${upUs.toFixed(1)} µs/op, same-run ${(proxyUs / upUs).toFixed(2)}×, proxy system ${(systemShare * 100).toFixed(0)} %, load ${loadAverage1m()}`,
+          `${kind} r${round} ${t.id}: p50@1 ${one.p50.toFixed(3)} ms, busy ${((busy.ops * 1000) / phaseMs).toFixed(0)}/s errors ${busy.errors + one.errors}, proxy ${proxyUs.toFixed(1)} µs/op, upstream ${upUs.toFixed(1)} µs/op, same-run ${(proxyUs / upUs).toFixed(2)}×, proxy system ${(systemShare * 100).toFixed(0)} %, switches/op proxy ${proxySwitches.toFixed(2)} upstream ${upstreamSwitches.toFixed(2)}, load ${loadAverage1m()}`,
         );
       }
     }

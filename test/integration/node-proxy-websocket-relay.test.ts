@@ -60,15 +60,21 @@ function acceptUpgrade(socket: Socket, then: (socket: Socket, early: Buffer) => 
   socket.on('data', onData);
 }
 
-/** A raw client through the proxy: sends the upgrade, resolves once the 101 head has arrived. */
-async function openTunnel(): Promise<{ socket: Socket; early: Buffer }> {
+/**
+ * A raw client through the proxy: sends the upgrade (and `sendAlong` in the same write, as a
+ * client that does not wait for the 101 would), resolves once the 101 head has arrived.
+ */
+async function openTunnel(sendAlong?: (socket: Socket) => void): Promise<{ socket: Socket; early: Buffer }> {
   const socket = connect({ host: '127.0.0.1', port: proxy.port });
   await once(socket, 'connect');
+  socket.cork();
   socket.write(
     `GET /cs/alpha/ws HTTP/1.1\r\nHost: 127.0.0.1:${proxy.port}\r\nCookie: ${cookie}\r\n` +
       'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n' +
       'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
   );
+  sendAlong?.(socket);
+  socket.uncork();
   let head = Buffer.alloc(0);
   for (;;) {
     const [chunk] = (await once(socket, 'data')) as [Buffer];
@@ -192,6 +198,66 @@ describe('node proxy: WebSocket relay', () => {
     },
     testTimeoutMs,
   );
+
+  it(
+    'delivers small client writes intact to a container that stops reading until the buffers fill',
+    async () => {
+      let containerLeg: Socket | undefined;
+      const ready = new Promise<Buffer>((resolve) => {
+        behaviour = (socket) =>
+          acceptUpgrade(socket, (s, early) => {
+            containerLeg = s;
+            resolve(early);
+          });
+      });
+      const { socket } = await openTunnel();
+      const early = await ready;
+      const sent = trickle(socket);
+      await new Promise((resolve) => setTimeout(resolve, stalledReaderMs));
+      const received = await collect(containerLeg!, early, floodBytes, 0);
+      await sent;
+      expect(received.length).toBe(floodBytes);
+      expect(firstMismatch(received)).toBe(-1);
+      socket.destroy();
+    },
+    testTimeoutMs,
+  );
+
+  it('forwards client bytes sent with and right behind the upgrade request, first and in order', async () => {
+    const burstBytes = 200_000;
+    const arrived = new Promise<Buffer>((resolve, reject) => {
+      behaviour = (socket) =>
+        acceptUpgrade(socket, (s, early) => collect(s, early, burstBytes, 0).then(resolve, reject));
+    });
+    const { socket } = await openTunnel((s) => {
+      s.write(pattern(0, 10));
+      s.write(pattern(10, burstBytes - 10));
+    });
+    const received = await arrived;
+    expect(received.length).toBe(burstBytes);
+    expect(firstMismatch(received)).toBe(-1);
+    socket.destroy();
+  });
+
+  it('passes a client half-close on to the container', async () => {
+    const containerSaw = new Promise<string>((resolve) => {
+      behaviour = (socket) =>
+        acceptUpgrade(socket, (s, early) => {
+          const chunks: Buffer[] = [early];
+          s.on('data', (chunk: Buffer) => chunks.push(chunk));
+          s.on('end', () => {
+            resolve(Buffer.concat(chunks).toString());
+            s.end();
+          });
+          s.resume();
+        });
+    });
+    const { socket } = await openTunnel();
+    socket.end('goodbye');
+    expect(await containerSaw).toBe('goodbye');
+    socket.resume();
+    await once(socket, 'close');
+  });
 
   it('passes a container half-close on to the client and then closes both legs', async () => {
     behaviour = (socket) =>

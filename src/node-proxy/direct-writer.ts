@@ -1,0 +1,78 @@
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/**
+ * What became of a chunk handed to `DirectWriter.write`:
+ * - `written`: the kernel took all of it; its memory may be reused at once;
+ * - `queued`: it waits in the socket's queue, so its memory must stay untouched, but the sink
+ *   can take more;
+ * - `full`: it waits and the sink is full: stop reading the source until `onDrain`.
+ */
+export type WriteOutcome = 'written' | 'queued' | 'full';
+
+type WriteHook = (chunk: Buffer, encoding: string, done: (error?: Error | null) => void) => void;
+
+/**
+ * Writes a relay's chunks to one socket. On a plain TCP socket with nothing queued, a chunk
+ * goes straight to the socket's own `_write` (one `write(2)`), skipping the Writable state
+ * machine around it: its bookkeeping and the nextTick it schedules after every finished write
+ * were about a fifth of the relay's CPU per WebSocket message (docs/benchmarks.md). Whenever
+ * anything is queued, or for any other kind of stream (TLS), chunks take the ordinary
+ * `write()`, which queues behind what is pending, so order always holds.
+ */
+export class DirectWriter {
+  private readonly direct: WriteHook | undefined;
+  /** Direct writes the kernel has not finished taking. */
+  private inFlight = 0;
+  /** True while inside `direct`, to tell a finished-at-once write from a later completion. */
+  private writing = false;
+  /** A direct write failed: the sink takes nothing more. */
+  private failed = false;
+
+  constructor(
+    private readonly sink: Duplex,
+    /** The sink can take more after a `full` outcome. */
+    private readonly onDrain: () => void,
+    /** A direct write failed; the sink is unusable. */
+    private readonly onError: (error: Error) => void,
+  ) {
+    this.direct = isPlainTcp(sink) ? (sink as unknown as { _write: WriteHook })._write.bind(sink) : undefined;
+    sink.on('drain', onDrain);
+  }
+
+  write(chunk: Buffer): WriteOutcome {
+    const { sink } = this;
+    const idle =
+      this.inFlight === 0 &&
+      sink.writableLength === 0 &&
+      !(sink as Socket).connecting &&
+      !sink.writableEnded &&
+      !sink.destroyed;
+    if (this.failed) return 'full';
+    if (this.direct === undefined || !idle) return sink.write(chunk) ? 'queued' : 'full';
+    this.inFlight += 1;
+    this.writing = true;
+    this.direct(chunk, 'buffer', this.afterDirectWrite);
+    this.writing = false;
+    return this.inFlight === 0 && !this.failed ? 'written' : 'full';
+  }
+
+  private readonly afterDirectWrite = (error?: Error | null): void => {
+    this.inFlight -= 1;
+    if (error) {
+      this.failed = true;
+      this.onError(error);
+    } else if (!this.writing && this.inFlight === 0) {
+      this.onDrain();
+    }
+  };
+}
+
+function isPlainTcp(stream: Duplex): boolean {
+  const handle = (stream as unknown as { _handle?: { constructor: { name: string } } | null })._handle;
+  return (
+    stream instanceof Socket &&
+    handle?.constructor.name === 'TCP' &&
+    typeof (stream as unknown as { _write?: unknown })._write === 'function'
+  );
+}
