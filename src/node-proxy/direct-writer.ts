@@ -40,7 +40,12 @@ export class DirectWriter {
     sink.on('drain', onDrain);
   }
 
-  write(chunk: Buffer): WriteOutcome {
+  /**
+   * `borrowed`: the chunk lies in memory the caller will reuse as soon as this returns, unless
+   * the outcome is `full` (the caller then stops reading into it until `onDrain`). A borrowed
+   * chunk that has to wait in the queue while the caller keeps reading is copied first.
+   */
+  write(chunk: Buffer, borrowed = false): WriteOutcome {
     const { sink } = this;
     const idle =
       this.inFlight === 0 &&
@@ -49,11 +54,15 @@ export class DirectWriter {
       !sink.writableEnded &&
       !sink.destroyed;
     if (this.failed) return 'full';
-    if (this.direct === undefined || !idle) return sink.write(chunk) ? 'queued' : 'full';
+    if (this.direct === undefined || !idle) {
+      // A write() that returns true may still hold the chunk, hence the copy.
+      return sink.write(borrowed ? Buffer.from(chunk) : chunk) ? 'queued' : 'full';
+    }
     this.inFlight += 1;
     this.writing = true;
     this.direct(chunk, 'buffer', this.afterDirectWrite);
     this.writing = false;
+    // Unfinished, the kernel write still points into the chunk: `full` keeps the caller off it.
     return this.inFlight === 0 && !this.failed ? 'written' : 'full';
   }
 

@@ -36,20 +36,15 @@ const slots = findReadBufferSlots();
 
 /**
  * Switches an open, plain-TCP socket to the `onread` read path, as if it had been created with
- * `{ onread: { buffer: nextBuffer, callback: onRead } }`: each read lands in the buffer
- * `nextBuffer` hands out (asked again after every read) and goes to `onRead`, with no Readable
- * push, no 'data' event and no allocation per read. `pause()`/`resume()` keep working (net.Socket
+ * `{ onread: { buffer, callback: onRead } }`: each read lands at the start of `buffer` and goes
+ * to `onRead`, with no Readable push, no 'data' event and no allocation per read. `pause()`/`resume()` keep working (net.Socket
  * stops and starts the handle for such sockets), and 'end' still comes once the socket flows.
  *
  * Returns the bytes the socket had already buffered, which the caller handles first, or
  * undefined, changing nothing, when the socket is not plain TCP (TLS) or this Node keeps its
  * slots elsewhere; the caller then listens for 'data'.
  */
-export function adoptReadBuffer(
-  socket: Duplex,
-  nextBuffer: () => Buffer,
-  onRead: ReadCallback,
-): Buffer[] | undefined {
+export function adoptReadBuffer(socket: Duplex, buffer: Buffer, onRead: ReadCallback): Buffer[] | undefined {
   const handle = (socket as unknown as { _handle?: UserBufferHandle | null })._handle;
   if (!slots || !(socket instanceof Socket) || !handle) return undefined;
   if (handle.constructor.name !== 'TCP' || typeof handle.useUserBuffer !== 'function') return undefined;
@@ -57,11 +52,10 @@ export function adoptReadBuffer(
   for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
     buffered.push(chunk);
   }
-  const first = nextBuffer();
   const fields = socket as unknown as Record<symbol, unknown>;
-  fields[slots.buffer] = first;
-  fields[slots.generator] = nextBuffer;
+  fields[slots.buffer] = buffer;
+  fields[slots.generator] = null;
   fields[slots.callback] = onRead;
-  handle.useUserBuffer(first);
+  handle.useUserBuffer(buffer);
   return buffered;
 }

@@ -9,10 +9,10 @@ import { upstreamHost } from './upstream-http.js';
 /** A container that accepts no connection within this time is treated as refusing. */
 export const upstreamConnectTimeoutMs = 5_000;
 /**
- * Size of the buffer each tunnel reads container→client bytes into. Only pages a read touches
- * become resident, so an idle tunnel costs about one page of it; larger bursts take more reads.
+ * Size of the two buffers each tunnel reads into, one per direction. Only pages a read touches
+ * become resident, so an idle tunnel costs about a page of each; larger bursts take more reads.
  */
-export const upstreamReadBufferBytes = 16_384;
+export const readBufferBytes = 16_384;
 
 export interface TunnelOptions {
   hostPort: number;
@@ -56,9 +56,9 @@ export function tunnelWebSocket(
  * Each leg reads into the tunnel's own buffer through the `onread` path (the client socket is
  * switched to it by `adoptReadBuffer`) and writes through a `DirectWriter`, so a message costs
  * one read and one write per leg with no Readable or Writable bookkeeping, no allocation per
- * read and no nextTick. A read buffer is reused while writes finish at once and replaced when a
- * queued write still points into it. Backpressure both ways: a full sink pauses its source until
- * it drains. All handlers are bound once per tunnel; nothing allocates a closure per chunk.
+ * read and no nextTick. Each direction reads into one buffer for the tunnel's life: a write that
+ * cannot finish pauses its source until the sink drains, so nothing reads into memory a pending
+ * write still points at, and a chunk that must queue while reading goes on is copied first. All handlers are bound once per tunnel; nothing allocates a closure per chunk.
  * Any error or close on one side destroys the other; nothing throws when a client vanishes.
  */
 class WebSocketTunnel {
@@ -66,10 +66,10 @@ class WebSocketTunnel {
   private readonly toUpstream: DirectWriter;
   private readonly toClient: DirectWriter;
   private connected = false;
-  /** Where the next container→client read lands; undefined when a queued write still holds it. */
-  private upstreamReadBuffer: Buffer | undefined;
-  /** The same for client→container reads (when the client socket takes the `onread` path). */
-  private clientReadBuffer: Buffer | undefined;
+  /** Where every container→client read lands. */
+  private readonly upstreamReadBuffer = Buffer.allocUnsafeSlow(readBufferBytes);
+  /** Where every client→container read lands (when the client socket takes the `onread` path). */
+  private readonly clientReadBuffer = Buffer.allocUnsafeSlow(readBufferBytes);
 
   constructor(
     private readonly client: Duplex,
@@ -80,7 +80,7 @@ class WebSocketTunnel {
     this.upstream = connect({
       host: upstreamHost,
       port: options.hostPort,
-      onread: { buffer: this.nextUpstreamReadBuffer, callback: this.onUpstreamRead },
+      onread: { buffer: this.upstreamReadBuffer, callback: this.onUpstreamRead },
     });
     this.toUpstream = new DirectWriter(this.upstream, this.resumeClient, this.teardown);
     this.toClient = new DirectWriter(client, this.resumeUpstream, this.teardown);
@@ -112,7 +112,7 @@ class WebSocketTunnel {
   private startClientReads(): void {
     const { client } = this;
     let keepReading = this.head.length === 0 || this.forwardClientChunk(this.head);
-    const buffered = adoptReadBuffer(client, this.nextClientReadBuffer, this.onClientRead);
+    const buffered = adoptReadBuffer(client, this.clientReadBuffer, this.onClientRead);
     if (buffered === undefined) client.on('data', this.onClientData);
     else for (const chunk of buffered) keepReading = this.forwardClientChunk(chunk) && keepReading;
     if (keepReading) client.resume();
@@ -129,27 +129,17 @@ class WebSocketTunnel {
     if (!this.forwardClientChunk(chunk)) this.client.pause();
   };
 
-  private readonly nextClientReadBuffer = (): Buffer =>
-    (this.clientReadBuffer ??= Buffer.allocUnsafeSlow(upstreamReadBufferBytes));
-
+  /** false pauses client reads until the container drains, which also keeps the buffer unread-into. */
   private readonly onClientRead = (bytes: number, buffer: Buffer): boolean => {
     if (this.upstream.destroyed) return false;
     const chunk = buffer.subarray(0, bytes);
     this.options.onClientBytes(chunk);
-    const outcome = this.toUpstream.write(chunk);
-    if (outcome !== 'written' && buffer === this.clientReadBuffer) this.clientReadBuffer = undefined;
-    // false pauses client reads until the container drains.
-    return outcome !== 'full';
+    return this.toUpstream.write(chunk, true) !== 'full';
   };
-
-  private readonly nextUpstreamReadBuffer = (): Buffer =>
-    (this.upstreamReadBuffer ??= Buffer.allocUnsafeSlow(upstreamReadBufferBytes));
 
   private readonly onUpstreamRead = (bytes: number, buffer: Buffer): boolean => {
     if (this.client.destroyed) return false;
-    const outcome = this.toClient.write(buffer.subarray(0, bytes));
-    if (outcome !== 'written' && buffer === this.upstreamReadBuffer) this.upstreamReadBuffer = undefined;
-    return outcome !== 'full';
+    return this.toClient.write(buffer.subarray(0, bytes), true) !== 'full';
   };
 
   private readonly resumeClient = (): void => {

@@ -135,6 +135,20 @@ describe('DirectWriter', () => {
     expect(drains).toBe(1);
   });
 
+  it('copies a borrowed chunk that has to wait in the queue, so the caller may reuse its memory', () => {
+    const sink = new PassThrough({ highWaterMark: 1024 });
+    const writer = new DirectWriter(
+      sink,
+      () => {},
+      (error) => expect.fail(error.message),
+    );
+    const reused = Buffer.from('first');
+    expect(writer.write(reused, true)).toBe('queued');
+    reused.write('XXXXX');
+    expect(writer.write(Buffer.from('+own'))).toBe('queued');
+    expect(sink.read()?.toString()).toBe('first+own');
+  });
+
   it('queues behind a write still waiting in the socket, so order holds', async () => {
     const { client, peer } = await socketPair();
     peer.pause();
@@ -196,15 +210,11 @@ describe('adoptReadBuffer', () => {
     while (peer.readableLength === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     const buffer = Buffer.alloc(1024);
     const seen: string[] = [];
-    const buffered = adoptReadBuffer(
-      peer,
-      () => buffer,
-      (bytes, into) => {
-        expect(into).toBe(buffer);
-        seen.push(into.toString('latin1', 0, bytes));
-        return true;
-      },
-    );
+    const buffered = adoptReadBuffer(peer, buffer, (bytes, into) => {
+      expect(into).toBe(buffer);
+      seen.push(into.toString('latin1', 0, bytes));
+      return true;
+    });
     expect(buffered?.map((chunk) => chunk.toString())).toEqual(['early']);
     peer.resume();
     client.write('later');
@@ -219,16 +229,12 @@ describe('adoptReadBuffer', () => {
       const { client, peer } = await socketPair();
       const chunks: Buffer[] = [];
       let pauses = 0;
-      const buffered = adoptReadBuffer(
-        peer,
-        () => Buffer.allocUnsafe(4096),
-        (bytes, into) => {
-          chunks.push(Buffer.from(into.subarray(0, bytes)));
-          pauses += 1;
-          setTimeout(() => peer.resume(), 1);
-          return false;
-        },
-      );
+      const buffered = adoptReadBuffer(peer, Buffer.allocUnsafe(4096), (bytes, into) => {
+        chunks.push(Buffer.from(into.subarray(0, bytes)));
+        pauses += 1;
+        setTimeout(() => peer.resume(), 1);
+        return false;
+      });
       expect(buffered).toEqual([]);
       peer.resume();
       const total = 256 * 1024;
@@ -244,13 +250,7 @@ describe('adoptReadBuffer', () => {
 
   it('leaves streams that are not plain TCP sockets alone', () => {
     const stream = new PassThrough();
-    expect(
-      adoptReadBuffer(
-        stream,
-        () => Buffer.alloc(16),
-        () => true,
-      ),
-    ).toBeUndefined();
+    expect(adoptReadBuffer(stream, Buffer.alloc(16), () => true)).toBeUndefined();
     stream.end('still readable');
     expect(stream.read()?.toString()).toBe('still readable');
   });

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { upstreamReadBufferBytes } from '../../src/node-proxy/websocket-upgrade.js';
+import { readBufferBytes } from '../../src/node-proxy/websocket-upgrade.js';
 import { aRoute, cookiePair, httpGet, startProxy, type ProxyHarness } from '../support/node-proxy-harness.js';
 
 /**
@@ -122,7 +122,7 @@ async function trickle(socket: Socket): Promise<void> {
 
 /** Writes the flood in uneven chunks, waiting for drain like a well-behaved sender. */
 async function flood(socket: Socket): Promise<void> {
-  const chunkSizes = [1, 7, 4_093, upstreamReadBufferBytes + 1, 65_536, 100_003];
+  const chunkSizes = [1, 7, 4_093, readBufferBytes + 1, 65_536, 100_003];
   let offset = 0;
   for (let i = 0; offset < floodBytes; i++) {
     const length = Math.min(chunkSizes[i % chunkSizes.length]!, floodBytes - offset);
