@@ -10,13 +10,13 @@ import type { Duplex } from 'node:stream';
  */
 export type WriteOutcome = 'written' | 'queued' | 'full';
 
-type WriteHook = (chunk: Buffer, encoding: string, done: (error?: Error | null) => void) => void;
+type WriteHook = (chunk: Buffer | string, encoding: string, done: (error?: Error | null) => void) => void;
 
 /**
  * Writes a relay's chunks to one socket. On a plain TCP socket with nothing queued, a chunk
  * goes straight to the socket's own `_write` (one `write(2)`), skipping the Writable state
  * machine around it: its bookkeeping and the nextTick it schedules after every finished write
- * were about a fifth of the relay's CPU per WebSocket message (docs/benchmarks.md). Whenever
+ * were about an eighth of the relay's CPU per WebSocket message (docs/benchmarks.md). Whenever
  * anything is queued, or for any other kind of stream (TLS), chunks take the ordinary
  * `write()`, which queues behind what is pending, so order always holds.
  */
@@ -46,21 +46,37 @@ export class DirectWriter {
    * chunk that has to wait in the queue while the caller keeps reading is copied first.
    */
   write(chunk: Buffer, borrowed = false): WriteOutcome {
+    if (this.failed) return 'full';
+    if (!this.canWriteDirectly()) {
+      // A write() that returns true may still hold the chunk, hence the copy.
+      return this.sink.write(borrowed ? Buffer.from(chunk) : chunk) ? 'queued' : 'full';
+    }
+    return this.writeDirectly(chunk, 'buffer');
+  }
+
+  /** Writes a string as latin1 (one byte per char: what Node's HTTP parser read), the same way. */
+  writeLatin1(text: string): WriteOutcome {
+    if (this.failed) return 'full';
+    if (!this.canWriteDirectly()) return this.sink.write(text, 'latin1') ? 'queued' : 'full';
+    return this.writeDirectly(text, 'latin1');
+  }
+
+  private canWriteDirectly(): boolean {
     const { sink } = this;
-    const idle =
+    return (
+      this.direct !== undefined &&
       this.inFlight === 0 &&
       sink.writableLength === 0 &&
       !(sink as Socket).connecting &&
       !sink.writableEnded &&
-      !sink.destroyed;
-    if (this.failed) return 'full';
-    if (this.direct === undefined || !idle) {
-      // A write() that returns true may still hold the chunk, hence the copy.
-      return sink.write(borrowed ? Buffer.from(chunk) : chunk) ? 'queued' : 'full';
-    }
+      !sink.destroyed
+    );
+  }
+
+  private writeDirectly(chunk: Buffer | string, encoding: string): WriteOutcome {
     this.inFlight += 1;
     this.writing = true;
-    this.direct(chunk, 'buffer', this.afterDirectWrite);
+    this.direct!(chunk, encoding, this.afterDirectWrite);
     this.writing = false;
     // Unfinished, the kernel write still points into the chunk: `full` keeps the caller off it.
     return this.inFlight === 0 && !this.failed ? 'written' : 'full';

@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ChunkedDecoder } from './chunked-decoder.js';
+import { DirectWriter } from './direct-writer.js';
 import { downstreamResponseHeaders, upstreamRequestHeaderLines } from './header-policy.js';
 import { sendAnswer } from './pages.js';
 import { parseResponseHead, type BodyFraming, type ResponseHead } from './response-head.js';
@@ -228,8 +229,16 @@ class UpstreamConnection {
     this.socket.on('end', this.onEnd);
     this.socket.on('error', this.onError);
     this.socket.on('close', this.onClose);
-    this.socket.on('drain', this.onUpstreamDrain);
+    // Also listens for 'drain'. A direct write that fails destroys the socket with its error.
+    this.writer = new DirectWriter(this.socket, this.onUpstreamDrain, this.destroyWith);
   }
+
+  /** Writes request heads past the Writable machinery (direct-writer.ts); bodies use `write`. */
+  private readonly writer: DirectWriter;
+
+  private readonly destroyWith = (error: Error): void => {
+    this.socket.destroy(error);
+  };
 
   start(exchange: Exchange, reused: boolean): void {
     this.exchange = exchange;
@@ -240,7 +249,7 @@ class UpstreamConnection {
     const { req, res } = exchange;
     res.on('close', this.onClientClose);
     // latin1: Node's parser read the client's head as latin1, so this writes the same bytes back.
-    this.socket.write(exchange.head(), 'latin1');
+    this.writer.writeLatin1(exchange.head());
     if (!exchange.hasBody) return;
     req.on('data', this.onRequestData);
     req.on('end', this.onRequestEnd);

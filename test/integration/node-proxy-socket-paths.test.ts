@@ -120,6 +120,31 @@ describe('DirectWriter', () => {
     testTimeoutMs,
   );
 
+  it('writes a latin1 string as one byte per character, directly or queued', async () => {
+    const { client, peer } = await socketPair();
+    const writer = new DirectWriter(
+      client,
+      () => {},
+      (error) => expect.fail(error.message),
+    );
+    const head = 'GET /caf\u00e9 HTTP/1.1\r\n\r\n';
+    const arrived = readAll(peer, head.length * 2);
+    expect(writer.writeLatin1(head)).toBe('written');
+    const sink = new PassThrough();
+    expect(
+      new DirectWriter(
+        sink,
+        () => {},
+        () => {},
+      ).writeLatin1(head),
+    ).toBe('queued');
+    expect((sink.read() as Buffer).equals(Buffer.from(head, 'latin1'))).toBe(true);
+    expect(writer.writeLatin1(head)).toBe('written');
+    const received = await arrived;
+    expect(received.length).toBe(head.length * 2);
+    expect(received.equals(Buffer.from(head + head, 'latin1'))).toBe(true);
+  });
+
   it('uses the ordinary write path for streams that are not plain TCP', async () => {
     const sink = new PassThrough({ highWaterMark: 8 });
     let drains = 0;

@@ -8,8 +8,8 @@ import { aRoute, cookiePair, httpGet, startProxy, type ProxyHarness } from '../s
 /**
  * The WebSocket relay at the byte level, against a raw TCP "container" that answers the
  * upgrade and then does what each test needs: floods, reads slowly, half-closes. The relay
- * reuses its read buffer while writes finish at once, so these tests check that bytes a slow
- * client has not taken yet are never overwritten by the next read.
+ * reads each direction into one buffer for the tunnel's life, so these tests check, both ways,
+ * that bytes a slow reader has not taken yet are never overwritten by the next read.
  */
 
 /** Far more than the socket buffers on both legs hold, so writes queue and backpressure starts. */
