@@ -37,8 +37,9 @@ const slots = findReadBufferSlots();
 /**
  * Switches an open, plain-TCP socket to the `onread` read path, as if it had been created with
  * `{ onread: { buffer, callback: onRead } }`: each read lands at the start of `buffer` and goes
- * to `onRead`, with no Readable push, no 'data' event and no allocation per read. `pause()`/`resume()` keep working (net.Socket
- * stops and starts the handle for such sockets), and 'end' still comes once the socket flows.
+ * to `onRead`, with no Readable push, no 'data' event and no allocation per read. `pause()` and
+ * `resume()` keep working (net.Socket stops and starts the handle of such sockets), and 'end'
+ * still comes once the socket flows.
  *
  * Returns the bytes the socket had already buffered, which the caller handles first, or
  * undefined, changing nothing, when the socket is not plain TCP (TLS) or this Node keeps its

@@ -58,8 +58,9 @@ export function tunnelWebSocket(
  * one read and one write per leg with no Readable or Writable bookkeeping, no allocation per
  * read and no nextTick. Each direction reads into one buffer for the tunnel's life: a write that
  * cannot finish pauses its source until the sink drains, so nothing reads into memory a pending
- * write still points at, and a chunk that must queue while reading goes on is copied first. All handlers are bound once per tunnel; nothing allocates a closure per chunk.
- * Any error or close on one side destroys the other; nothing throws when a client vanishes.
+ * write still points at, and a chunk that must queue while reading goes on is copied first.
+ * All handlers are bound once per tunnel; nothing allocates a closure per chunk. Any error or
+ * close on one side destroys the other; nothing throws when a client vanishes.
  */
 class WebSocketTunnel {
   private readonly upstream: Socket;
