@@ -203,6 +203,8 @@ export const upstreamResponseReadBufferBytes = 16_384;
  */
 class UpstreamConnection {
   readonly socket: Socket;
+  /** Writes request heads past the Writable machinery (direct-writer.ts); bodies use `write`. */
+  private readonly writer: DirectWriter;
   private exchange: Exchange | undefined;
   private phase = Phase.Idle;
   private framing: BodyFraming = { kind: 'none' };
@@ -232,9 +234,6 @@ class UpstreamConnection {
     // Also listens for 'drain'. A direct write that fails destroys the socket with its error.
     this.writer = new DirectWriter(this.socket, this.onUpstreamDrain, this.destroyWith);
   }
-
-  /** Writes request heads past the Writable machinery (direct-writer.ts); bodies use `write`. */
-  private readonly writer: DirectWriter;
 
   private readonly destroyWith = (error: Error): void => {
     this.socket.destroy(error);

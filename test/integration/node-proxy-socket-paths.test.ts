@@ -42,6 +42,15 @@ async function socketPair(): Promise<{ client: Socket; peer: Socket }> {
   return { client, peer };
 }
 
+/** A writer whose sink must never fail in the test at hand; drains are not watched. */
+function writerThatMustNotFail(sink: Socket | PassThrough): DirectWriter {
+  return new DirectWriter(
+    sink,
+    () => {},
+    (error) => expect.fail(error.message),
+  );
+}
+
 function readAll(socket: Socket, bytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let received = 0;
@@ -68,11 +77,7 @@ afterEach(async () => {
 describe('DirectWriter', () => {
   it('hands a small chunk to an idle TCP socket at once', async () => {
     const { client, peer } = await socketPair();
-    const writer = new DirectWriter(
-      client,
-      () => {},
-      (error) => expect.fail(error.message),
-    );
+    const writer = writerThatMustNotFail(client);
     const arrived = readAll(peer, 5);
     expect(writer.write(Buffer.from('hello'))).toBe('written');
     expect((await arrived).toString()).toBe('hello');
@@ -122,22 +127,12 @@ describe('DirectWriter', () => {
 
   it('writes a latin1 string as one byte per character, directly or queued', async () => {
     const { client, peer } = await socketPair();
-    const writer = new DirectWriter(
-      client,
-      () => {},
-      (error) => expect.fail(error.message),
-    );
+    const writer = writerThatMustNotFail(client);
     const head = 'GET /caf\u00e9 HTTP/1.1\r\n\r\n';
     const arrived = readAll(peer, head.length * 2);
     expect(writer.writeLatin1(head)).toBe('written');
     const sink = new PassThrough();
-    expect(
-      new DirectWriter(
-        sink,
-        () => {},
-        () => {},
-      ).writeLatin1(head),
-    ).toBe('queued');
+    expect(writerThatMustNotFail(sink).writeLatin1(head)).toBe('queued');
     expect((sink.read() as Buffer).equals(Buffer.from(head, 'latin1'))).toBe(true);
     expect(writer.writeLatin1(head)).toBe('written');
     const received = await arrived;
@@ -162,11 +157,7 @@ describe('DirectWriter', () => {
 
   it('copies a borrowed chunk that has to wait in the queue, so the caller may reuse its memory', () => {
     const sink = new PassThrough({ highWaterMark: 1024 });
-    const writer = new DirectWriter(
-      sink,
-      () => {},
-      (error) => expect.fail(error.message),
-    );
+    const writer = writerThatMustNotFail(sink);
     const reused = Buffer.from('first');
     expect(writer.write(reused, true)).toBe('queued');
     reused.write('XXXXX');
@@ -181,11 +172,7 @@ describe('DirectWriter', () => {
     const big = numbered(0, 8 * 1024 * 1024);
     client.write(big);
     expect(client.writableLength).toBeGreaterThan(0);
-    const writer = new DirectWriter(
-      client,
-      () => {},
-      (error) => expect.fail(error.message),
-    );
+    const writer = writerThatMustNotFail(client);
     // ...so the next chunk must not jump the queue.
     expect(writer.write(Buffer.from('tail'))).not.toBe('written');
     const arrived = readAll(peer, big.length + 4);
